@@ -6,7 +6,7 @@
  */
 
 /** Coarse class of an MCP method; policies key most rules on it. */
-export type ActionKind = 'tool' | 'resource' | 'prompt' | 'list' | 'session' | 'notification' | 'other'
+export type ActionKind = 'tool' | 'resource' | 'prompt' | 'list' | 'session' | 'notification' | 'response' | 'other'
 
 /** A classified JSON-RPC message. Unknown methods are kind `other` and still go to the policy. */
 export interface Action {

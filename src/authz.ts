@@ -1,0 +1,304 @@
+/**
+ * `createAuthz(config)`: the one place where the stages are assembled. Every surface (MCP hooks,
+ * HTTP middleware, the decision endpoint, the CLI) is a thin adapter over the object it returns.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
+import type { Action } from './action/action.ts'
+import { classifyMessage } from './action/classify.ts'
+import type { JsonRpcError } from './action/errors.ts'
+import { resolveLimits, type MessageLimits } from './action/limits.ts'
+import { protectedResourceMetadataUrl } from './enforce/challenge.ts'
+import { decisionOutcome } from './enforce/outcome.ts'
+import type { Decision, PolicyInput, Reason } from './policy/decision.ts'
+import { readBundle } from './policy/bundle.ts'
+import { PolicyEngine, type ActiveBundle, type EngineOptions } from './policy/engine.ts'
+import { PolicyError } from './policy/errors.ts'
+import type { Principal } from './verify/principal.ts'
+import { canonicalResourceUri } from './verify/resource-uri.ts'
+
+/** Shadow mode: decide and log, but let the call through. */
+export type ShadowConfig = boolean | { tools?: readonly string[]; methods?: readonly string[] }
+
+/** Configuration of {@link createAuthz}. */
+export interface AuthzConfig {
+  /** The policy bundle (`mcp-authz build` output): a file path or the gzipped bytes. Required. */
+  bundle: string | Uint8Array
+  /** The server's resource URI; must equal the bundle's `data.mcp_authz.resource` when given. Default: the bundle's. */
+  resource?: string
+  /** Bounds on incoming messages (body size, depth, string length, argument count). */
+  limits?: MessageLimits
+  /** Shadow mode, globally (`true`) or for some tools / methods. Default `false` (enforce). */
+  shadow?: ShadowConfig
+  /** WASM memory and bundle size limits. */
+  engine?: EngineOptions
+  /** Transport name recorded in the policy input. Default `'http'`. */
+  transport?: string
+  /** Called once per decision (the decision log plugs in here). Exceptions are swallowed. */
+  onDecision?: (event: DecisionEvent) => void
+}
+
+/** Extra facts about one call. */
+export interface DecideContext {
+  /** Transport the call came over (`http`, `stdio`). Default: the config's. */
+  transport?: string
+  /** Correlation id of the surrounding request. */
+  requestId?: string
+  /** Tool annotations known to the server (e.g. `{ readOnlyHint: true }`) for the called tool. */
+  annotations?: Record<string, unknown>
+  /** Time already spent verifying the token, for the decision log. */
+  verifyNs?: number
+}
+
+/** What the engine hands to the decision log after each decision. */
+export interface DecisionEvent {
+  decisionId: string
+  timestamp: Date
+  path: string
+  input: PolicyInput | undefined
+  result: Decision
+  revision: string | undefined
+  metrics: { verify_ns?: number; eval_ns?: number; total_ns: number }
+  enforcement: 'enforced' | 'shadow'
+  wouldAllow?: boolean
+  httpStatus?: number
+  error?: { code: string; message: string }
+  transport?: string
+}
+
+/** The answer for one call, ready for a surface to enforce. */
+export interface DecisionResult {
+  /** Correlates the client's error with the decision-log record. */
+  decisionId: string
+  /** Whether to let the call through (true in shadow mode even when the policy denied). */
+  allow: boolean
+  /** HTTP status to answer with when not allowed (see {@link decisionOutcome}). */
+  status: 200 | 400 | 401 | 403
+  /** `WWW-Authenticate` value for 401/403. */
+  wwwAuthenticate?: string
+  /** JSON-RPC error to answer a refused or denied request with. */
+  jsonRpcError?: JsonRpcError
+  /** Id of the request, for the JSON-RPC error response. */
+  requestId?: string | number | null
+  /** Every reason the policy gave (for logs; never send to clients). */
+  reasons: Reason[]
+  /** Scopes that would turn a scope denial into an allow. */
+  requiredScopes: string[]
+  /** The classified action (absent when the message was malformed). */
+  action?: Action
+  /** The parsed message, to pass on without parsing twice. */
+  message?: Record<string, unknown>
+  /** `shadow` when the decision was only recorded. */
+  enforcement: 'enforced' | 'shadow'
+  /** In shadow mode: what the policy said. */
+  wouldAllow: boolean
+  /** Revision of the bundle that decided. */
+  revision?: string
+}
+
+/** An item of a list result, as `tools/list`, `resources/list` and `prompts/list` return them. */
+export interface ListItem {
+  name?: string
+  uri?: string
+  uriTemplate?: string
+  annotations?: Record<string, unknown>
+}
+
+/** The assembled engine. */
+export interface Authz {
+  /** Decides one JSON-RPC message (text, bytes or parsed) for a verified principal. Never throws. */
+  decide(principal: Principal, message: unknown, context?: DecideContext): DecisionResult
+  /** The items of a list the principal may see, in one evaluation. Fails closed (empty) on error. */
+  visible<T extends ListItem>(principal: Principal, kind: 'tool' | 'resource' | 'prompt', items: readonly T[]): T[]
+  /** Loads a new bundle atomically; the previous one keeps serving if this throws. */
+  load(bundle: string | Uint8Array): Promise<ActiveBundle>
+  /** The bundle serving now. */
+  readonly bundle: ActiveBundle
+  /** Canonical resource URI of this server. */
+  readonly resource: string
+  /** RFC 9728 metadata URL for this resource. */
+  readonly resourceMetadataUrl: string
+}
+
+const DECISION_PATH = 'mcp/authz/decision'
+
+function isShadowed(shadow: ShadowConfig | undefined, action: Action): boolean {
+  if (shadow === undefined || shadow === false) return false
+  if (shadow === true) return true
+  if (action.kind === 'tool' && action.name !== undefined && shadow.tools?.includes(action.name)) return true
+  return shadow.methods?.includes(action.method) ?? false
+}
+
+/**
+ * Assembles the engine: loads and validates the bundle, then decides calls.
+ *
+ * @throws {PolicyError} when the bundle cannot be loaded or its data is invalid.
+ * @example
+ * ```ts
+ * const authz = await createAuthz({ bundle: 'build/bundle.tar.gz' })
+ * const result = authz.decide(principal, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_write', arguments: { title: 'x' } } })
+ * if (!result.allow) console.log(result.status, result.wwwAuthenticate ?? result.jsonRpcError)
+ * ```
+ */
+export async function createAuthz(config: AuthzConfig): Promise<Authz> {
+  if (config === null || typeof config !== 'object') throw new TypeError('config must be an object')
+  if (typeof config.bundle !== 'string' && !(config.bundle instanceof Uint8Array)) throw new TypeError('config.bundle must be a file path or the bundle bytes')
+  const limits = resolveLimits(config.limits)
+  const engine = new PolicyEngine(config.engine)
+  const wantedResource = config.resource === undefined ? undefined : canonicalResourceUri(config.resource)
+  if (config.resource !== undefined && wantedResource === undefined) throw new TypeError('config.resource must be an absolute http(s) URI')
+  const defaultTransport = config.transport ?? 'http'
+
+  async function load(source: string | Uint8Array): Promise<ActiveBundle> {
+    const bytes = typeof source === 'string' ? await readFile(source) : source
+    const bundle = await readBundle(bytes, config.engine?.bundleLimits)
+    const resource = (bundle.data as { mcp_authz?: { resource?: unknown } }).mcp_authz?.resource
+    if (wantedResource !== undefined && resource !== wantedResource) {
+      throw new PolicyError('ERR_DATA_INVALID', `bundle resource ${JSON.stringify(resource)} differs from config.resource ${JSON.stringify(wantedResource)}`, {
+        problems: [{ path: '$.mcp_authz.resource', message: `must equal config.resource ${wantedResource}` }],
+      })
+    }
+    return engine.load(bundle)
+  }
+
+  await load(config.bundle)
+  const active = () => engine.active as ActiveBundle
+
+  function emit(event: DecisionEvent): void {
+    if (config.onDecision === undefined) return
+    try {
+      config.onDecision(event)
+    } catch {
+      // The decision log must never break a decision.
+    }
+  }
+
+  function buildInput(principal: Principal, action: Action, context: DecideContext): PolicyInput {
+    const bundle = active()
+    // Keep the input to what the policy reads: arguments only for items with argument rules.
+    const slim: Action = { method: action.method, kind: action.kind }
+    if (action.name !== undefined) slim.name = action.name
+    if (action.uri !== undefined) slim.uri = action.uri
+    if (action.id !== undefined) slim.id = action.id
+    if (action.arguments !== undefined && action.name !== undefined) {
+      const rules = action.kind === 'tool' ? bundle.argumentRules.tools : action.kind === 'prompt' ? bundle.argumentRules.prompts : undefined
+      if (rules?.has(action.name)) slim.arguments = action.arguments
+    }
+    const annotations = context.annotations ?? action.annotations
+    if (annotations !== undefined) slim.annotations = annotations
+    return {
+      principal,
+      action: slim,
+      server: { resource: bundle.config.resource, ...(bundle.config.server_name ? { name: bundle.config.server_name } : {}) },
+      context: { time_ns: Date.now() * 1e6, transport: context.transport ?? defaultTransport, ...(context.requestId ? { request_id: context.requestId } : {}) },
+    }
+  }
+
+  const authz: Authz = {
+    decide(principal, message, context = {}) {
+      const started = performance.now()
+      const decisionId = randomUUID()
+      const bundle = active()
+      const classified = classifyMessage(message, limits)
+      if (!classified.ok) {
+        const result: DecisionResult = {
+          decisionId,
+          allow: false,
+          status: 400,
+          jsonRpcError: classified.error,
+          requestId: classified.id,
+          reasons: [],
+          requiredScopes: [],
+          enforcement: 'enforced',
+          wouldAllow: false,
+          revision: bundle.revision,
+        }
+        return result
+      }
+      const { action } = classified
+      const input = buildInput(principal, action, context)
+      const evalStart = performance.now()
+      const decision = engine.evaluate(input)
+      const evalNs = Math.round((performance.now() - evalStart) * 1e6)
+      const shadow = !decision.allow && isShadowed(config.shadow, action)
+      const outcome = decisionOutcome(decision, {
+        decisionId,
+        resourceMetadataUrl: authz.resourceMetadataUrl,
+        isRequest: action.id !== undefined,
+      })
+      const result: DecisionResult = {
+        decisionId,
+        allow: decision.allow || shadow,
+        status: shadow ? 200 : outcome.status,
+        reasons: decision.reasons,
+        requiredScopes: decision.required_scopes,
+        action,
+        message: classified.message,
+        requestId: action.id ?? null,
+        enforcement: shadow ? 'shadow' : 'enforced',
+        wouldAllow: decision.allow,
+        revision: bundle.revision,
+      }
+      if (!shadow && outcome.wwwAuthenticate !== undefined) result.wwwAuthenticate = outcome.wwwAuthenticate
+      if (!shadow && outcome.jsonRpcError !== undefined) result.jsonRpcError = outcome.jsonRpcError
+      emit({
+        decisionId,
+        timestamp: new Date(),
+        path: DECISION_PATH,
+        input,
+        result: decision,
+        revision: bundle.revision,
+        metrics: { ...(context.verifyNs !== undefined ? { verify_ns: context.verifyNs } : {}), eval_ns: evalNs, total_ns: Math.round((performance.now() - started) * 1e6) + (context.verifyNs ?? 0) },
+        enforcement: result.enforcement,
+        wouldAllow: decision.allow,
+        httpStatus: result.status,
+        transport: input.context.transport,
+      })
+      return result
+    },
+
+    visible(principal, kind, items) {
+      if (items.length === 0) return []
+      const bundle = active()
+      const key = (item: ListItem) => (kind === 'resource' ? (item.uri ?? item.uriTemplate) : item.name)
+      try {
+        const keys = new Set(
+          engine.visible({
+            principal,
+            kind,
+            items: items.map((item) => {
+              const k = key(item)
+              const entry: { name?: string; uri?: string; annotations?: Record<string, unknown> } = kind === 'resource' ? { uri: k ?? '' } : { name: k ?? '' }
+              if (item.annotations !== undefined) entry.annotations = item.annotations
+              return entry
+            }),
+            server: { resource: bundle.config.resource },
+            context: { time_ns: Date.now() * 1e6, transport: defaultTransport },
+          }),
+        )
+        return items.filter((item) => {
+          const k = key(item)
+          return k !== undefined && keys.has(k)
+        })
+      } catch {
+        return []
+      }
+    },
+
+    load,
+
+    get bundle() {
+      return active()
+    },
+    get resource() {
+      return active().config.resource
+    },
+    get resourceMetadataUrl() {
+      return protectedResourceMetadataUrl(active().config.resource)
+    },
+  }
+  return authz
+}

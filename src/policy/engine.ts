@@ -1,0 +1,210 @@
+/**
+ * The policy engine: Rego compiled to WASM, evaluated with `@open-policy-agent/opa-wasm` on its
+ * ABI 1.2 fast path (`opa_eval`). Holds one loaded bundle at a time and swaps bundles atomically:
+ * evaluation is synchronous, so a decision in flight always sees one whole bundle, and a bundle
+ * that fails to load or validate never replaces the one serving.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm'
+import { schemaProblems } from '../schemas.ts'
+import type { Decision, PolicyInput, Reason } from './decision.ts'
+import { readBundle, type Bundle, type BundleLimits } from './bundle.ts'
+import { PolicyError } from './errors.ts'
+
+const encoder = new TextEncoder()
+
+/** The entrypoints every bundle must export (`opa build -e`). */
+export const ENTRYPOINTS = { decision: 'mcp/authz/decision', visible: 'mcp/authz/visible' } as const
+
+/** Options of {@link PolicyEngine}. */
+export interface EngineOptions {
+  /** Initial WASM memory in 64 KiB pages. Default 16 (1 MiB). */
+  initialMemoryPages?: number
+  /** Maximum WASM memory in 64 KiB pages; an evaluation needing more denies with `policy_error`. Default 1024 (64 MiB). */
+  maximumMemoryPages?: number
+  /** Limits on bundle size. */
+  bundleLimits?: BundleLimits
+}
+
+/** A bundle that passed every check and is ready to evaluate. */
+export interface ActiveBundle {
+  /** Manifest revision, or `sha256:` of policy and data when the manifest has none. */
+  revision: string
+  /** The validated `data.mcp_authz`. */
+  config: PolicyConfig
+  /** Tools and prompts that have argument conditions (only their arguments reach the policy). */
+  argumentRules: { tools: ReadonlySet<string>; prompts: ReadonlySet<string> }
+  /** When the bundle was activated. */
+  loadedAt: Date
+  /** @internal */
+  policy: LoadedPolicy
+  /** @internal */
+  entrypoints: { decision: number; visible: number }
+}
+
+/** The part of `data.mcp_authz` the engine itself reads (the policy reads the rest). */
+export interface PolicyConfig {
+  resource: string
+  server_name?: string
+  authorization_servers?: string[]
+  issuers: Record<string, { tenant?: string }>
+  defaults?: { read_scope?: string; write_scope?: string }
+  tools?: Record<string, { scopes?: string[]; arguments?: Record<string, unknown> }>
+  prompts?: Record<string, { scopes?: string[]; arguments?: Record<string, unknown> }>
+  resources?: Array<{ prefix: string; scopes?: string[] }>
+  methods?: Record<string, { scopes?: string[] }>
+  decision_cache?: boolean
+  [key: string]: unknown
+}
+
+/** A denial produced when the policy cannot answer: fail closed. */
+export function policyErrorDecision(message: string): Decision {
+  return { allow: false, reasons: [{ code: 'policy_error', message }], required_scopes: [] }
+}
+
+function isReason(r: unknown): r is Reason {
+  return typeof r === 'object' && r !== null && typeof (r as Reason).code === 'string' && typeof (r as Reason).message === 'string'
+}
+
+function toDecision(resultSet: unknown): Decision {
+  const result = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown }).result : undefined
+  const d = result as Partial<Decision> | undefined
+  if (
+    d === undefined ||
+    typeof d !== 'object' ||
+    d === null ||
+    typeof d.allow !== 'boolean' ||
+    !Array.isArray(d.reasons) ||
+    !d.reasons.every(isReason) ||
+    !Array.isArray(d.required_scopes) ||
+    !d.required_scopes.every((s) => typeof s === 'string')
+  ) {
+    return policyErrorDecision('the decision entrypoint returned no well-formed decision')
+  }
+  // A policy may not allow and give reasons at once: a contradiction denies.
+  if (d.allow && d.reasons.length > 0) return { allow: false, reasons: d.reasons, required_scopes: d.required_scopes }
+  return { allow: d.allow, reasons: d.reasons, required_scopes: d.required_scopes }
+}
+
+/**
+ * Evaluates decisions against the active bundle.
+ *
+ * @example
+ * ```ts
+ * const engine = new PolicyEngine()
+ * await engine.load(await readFile('build/bundle.tar.gz'))
+ * engine.evaluate(input) // { allow: false, reasons: [{ code: 'insufficient_scope', … }], required_scopes: ['notes:write'] }
+ * ```
+ */
+export class PolicyEngine {
+  #active: ActiveBundle | undefined
+  readonly #options: Required<Omit<EngineOptions, 'bundleLimits'>> & { bundleLimits: BundleLimits }
+
+  constructor(options: EngineOptions = {}) {
+    const initial = options.initialMemoryPages ?? 16
+    const maximum = options.maximumMemoryPages ?? 1024
+    if (!Number.isInteger(initial) || initial < 2) throw new TypeError('initialMemoryPages must be an integer ≥ 2')
+    if (!Number.isInteger(maximum) || maximum < initial || maximum > 65536) throw new TypeError('maximumMemoryPages must be an integer between initialMemoryPages and 65536')
+    this.#options = { initialMemoryPages: initial, maximumMemoryPages: maximum, bundleLimits: options.bundleLimits ?? {} }
+  }
+
+  /** The bundle serving now, if any. */
+  get active(): ActiveBundle | undefined {
+    return this.#active
+  }
+
+  /**
+   * Prepares a bundle completely (parse, validate data, instantiate, smoke-evaluate) and only then
+   * makes it the active one. On any failure the previous bundle keeps serving and this throws.
+   *
+   * @throws {PolicyError} `ERR_BUNDLE_*`, `ERR_DATA_INVALID` (with `problems` by JSON path), `ERR_POLICY_LOAD`.
+   */
+  async load(source: Uint8Array | Bundle): Promise<ActiveBundle> {
+    const bundle = source instanceof Uint8Array ? await readBundle(source, this.#options.bundleLimits) : source
+    const active = await this.prepare(bundle)
+    this.#active = active
+    return active
+  }
+
+  /** Everything {@link load} does except activating: for `check` and for staged rollouts. */
+  async prepare(bundle: Bundle): Promise<ActiveBundle> {
+    const problems = schemaProblems('data', bundle.data)
+    if (problems.length > 0) {
+      const list = problems.map((p) => `${p.path}: ${p.message}`).join('; ')
+      throw new PolicyError('ERR_DATA_INVALID', `policy data is invalid: ${list}`, { problems })
+    }
+    let policy: LoadedPolicy
+    try {
+      policy = await loadPolicy(bundle.wasm, { initial: this.#options.initialMemoryPages, maximum: this.#options.maximumMemoryPages })
+      policy.setData(bundle.data)
+    } catch (cause) {
+      throw new PolicyError('ERR_POLICY_LOAD', 'policy.wasm could not be instantiated', { cause })
+    }
+    const ids = policy.entrypoints as Record<string, number>
+    const decision = ids[ENTRYPOINTS.decision]
+    const visible = ids[ENTRYPOINTS.visible]
+    if (decision === undefined || visible === undefined) {
+      throw new PolicyError('ERR_POLICY_LOAD', `bundle must export the entrypoints ${ENTRYPOINTS.decision} and ${ENTRYPOINTS.visible} (opa build -e)`)
+    }
+    const config = (bundle.data as { mcp_authz: PolicyConfig }).mcp_authz
+    const withArgs = (rules: Record<string, { arguments?: unknown }> | undefined) =>
+      new Set(Object.entries(rules ?? {}).filter(([, r]) => r.arguments !== undefined).map(([name]) => name))
+    const revision =
+      typeof bundle.manifest.revision === 'string' && bundle.manifest.revision !== ''
+        ? bundle.manifest.revision
+        : `sha256:${createHash('sha256').update(bundle.wasm).update(JSON.stringify(bundle.data)).digest('hex').slice(0, 16)}`
+    const active: ActiveBundle = {
+      revision,
+      config,
+      argumentRules: { tools: withArgs(config.tools), prompts: withArgs(config.prompts) },
+      loadedAt: new Date(),
+      policy,
+      entrypoints: { decision, visible },
+    }
+    // Smoke test: the bundle must produce a well-formed decision before it may serve.
+    const probe = this.#evaluateOn(active, {
+      principal: { subject: 'probe', issuer: 'probe', audience: [], scopes: [], authMethod: 'static', tokenId: 'probe', claims: {} },
+      action: { method: 'ping', kind: 'session' },
+      server: { resource: config.resource },
+      context: { time_ns: 0, transport: 'probe' },
+    })
+    if (probe.reasons[0]?.code === 'policy_error') throw new PolicyError('ERR_POLICY_LOAD', `bundle failed its smoke evaluation: ${probe.reasons[0].message}`)
+    return active
+  }
+
+  /** Evaluates the decision entrypoint. Never throws: any failure is a `policy_error` denial. */
+  evaluate(input: PolicyInput | string): Decision {
+    const active = this.#active
+    if (active === undefined) return policyErrorDecision('no policy bundle is loaded')
+    return this.#evaluateOn(active, input)
+  }
+
+  #evaluateOn(active: ActiveBundle, input: PolicyInput | string): Decision {
+    try {
+      return toDecision(active.policy.evaluate(typeof input === 'string' ? encoder.encode(input).buffer : input, active.entrypoints.decision))
+    } catch (err) {
+      return policyErrorDecision(`evaluation failed: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  /**
+   * Evaluates the visible entrypoint: the keys (names, or URIs for resources) of the items the
+   * principal may see. Throws {@link PolicyError} `ERR_POLICY_EVAL` on failure, so callers fail
+   * closed by showing nothing.
+   */
+  visible(input: Omit<PolicyInput, 'action'> & { kind: 'tool' | 'resource' | 'prompt'; items: Array<{ name?: string; uri?: string; annotations?: Record<string, unknown> }> }): string[] {
+    const active = this.#active
+    if (active === undefined) throw new PolicyError('ERR_NO_BUNDLE', 'no policy bundle is loaded')
+    let rs: unknown
+    try {
+      rs = active.policy.evaluate(input, active.entrypoints.visible)
+    } catch (cause) {
+      throw new PolicyError('ERR_POLICY_EVAL', 'visible evaluation failed', { cause })
+    }
+    const result = Array.isArray(rs) && rs.length === 1 ? (rs[0] as { result?: unknown }).result : undefined
+    if (!Array.isArray(result) || !result.every((k) => typeof k === 'string')) throw new PolicyError('ERR_POLICY_EVAL', 'the visible entrypoint returned no list of keys')
+    return result
+  }
+}
