@@ -11,8 +11,8 @@ import type { Action } from './action/action.ts'
 import { classifyMessage } from './action/classify.ts'
 import type { JsonRpcError } from './action/errors.ts'
 import { resolveLimits, type MessageLimits } from './action/limits.ts'
-import { protectedResourceMetadataUrl } from './enforce/challenge.ts'
-import { decisionOutcome } from './enforce/outcome.ts'
+import { bearerChallenge, protectedResourceMetadataUrl } from './enforce/challenge.ts'
+import { decisionOutcome, unauthorizedOutcome } from './enforce/outcome.ts'
 import type { Decision, PolicyInput, Reason } from './policy/decision.ts'
 import { readBundle } from './policy/bundle.ts'
 import { PolicyEngine, type ActiveBundle, type EngineOptions } from './policy/engine.ts'
@@ -39,6 +39,15 @@ export interface AuthzConfig {
   transport?: string
   /** Called once per decision (the decision log plugs in here). Exceptions are swallowed. */
   onDecision?: (event: DecisionEvent) => void
+  /** Turns a bearer token into a principal (see `createTokenVerifier`). Needed by {@link Authz.check}. */
+  verifier?: CredentialVerifier
+  /** Scopes named in the `scope` parameter of 401 challenges. Default: the policy's read scope. */
+  challengeScopes?: readonly string[]
+}
+
+/** What {@link Authz.check} needs from a verifier: token in, principal out, typed error otherwise. */
+export interface CredentialVerifier {
+  verify(token: string, options?: { signal?: AbortSignal }): Promise<Principal>
 }
 
 /** Extra facts about one call. */
@@ -111,6 +120,12 @@ export interface ListItem {
 export interface Authz {
   /** Decides one JSON-RPC message (text, bytes or parsed) for a verified principal. Never throws. */
   decide(principal: Principal, message: unknown, context?: DecideContext): DecisionResult
+  /**
+   * The whole path for one HTTP call: verifies the bearer credential (401 when missing or invalid,
+   * 400 for a malformed credential), then classifies and decides the message. Records a decision
+   * event for failures too. Never throws.
+   */
+  check(credential: string | undefined, message: unknown, context?: DecideContext & { signal?: AbortSignal }): Promise<DecisionResult & { principal?: Principal }>
   /** The items of a list the principal may see, in one evaluation. Fails closed (empty) on error. */
   visible<T extends ListItem>(principal: Principal, kind: 'tool' | 'resource' | 'prompt', items: readonly T[]): T[]
   /** Loads a new bundle atomically; the previous one keeps serving if this throws. */
@@ -197,7 +212,62 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
     }
   }
 
+  function challengeScopes(): readonly string[] {
+    if (config.challengeScopes !== undefined) return config.challengeScopes
+    const read = (active().config.defaults as { read_scope?: string } | undefined)?.read_scope
+    return [read ?? 'mcp:read']
+  }
+
+  async function check(credential: string | undefined, message: unknown, context: DecideContext & { signal?: AbortSignal } = {}) {
+    const started = performance.now()
+    const failure = (status: 400 | 401, code: string, detail: string): DecisionResult => {
+      const decisionId = randomUUID()
+      const outcome = unauthorizedOutcome({ resourceMetadataUrl: authz.resourceMetadataUrl, defaultScopes: challengeScopes() }, credential !== undefined)
+      const reasons: Reason[] = [{ code: 'invalid_token', message: detail }]
+      const bundle = active()
+      emit({
+        decisionId,
+        timestamp: new Date(),
+        path: DECISION_PATH,
+        input: undefined,
+        result: { allow: false, reasons, required_scopes: [] },
+        revision: bundle.revision,
+        metrics: { verify_ns: Math.round((performance.now() - started) * 1e6), total_ns: Math.round((performance.now() - started) * 1e6) },
+        enforcement: 'enforced',
+        wouldAllow: false,
+        httpStatus: status,
+        error: { code, message: detail },
+        transport: context.transport ?? defaultTransport,
+      })
+      return {
+        decisionId,
+        allow: false,
+        status,
+        wwwAuthenticate: status === 401 ? (outcome.wwwAuthenticate as string) : bearerChallenge({ error: 'invalid_request' }),
+        reasons,
+        requiredScopes: [],
+        enforcement: 'enforced',
+        wouldAllow: false,
+        revision: bundle.revision,
+      }
+    }
+    if (credential === undefined || credential === '') return failure(401, 'ERR_TOKEN_MISSING', 'no bearer credential')
+    if (config.verifier === undefined) return failure(401, 'ERR_NO_VERIFIER', 'no verifier is configured')
+    let principal: Principal
+    try {
+      principal = await config.verifier.verify(credential, context.signal ? { signal: context.signal } : undefined)
+    } catch (err) {
+      const e = err as { code?: unknown; status?: unknown; message?: unknown }
+      const code = typeof e.code === 'string' ? e.code : 'ERR_VERIFY_FAILED'
+      return failure(e.status === 400 ? 400 : 401, code, typeof e.message === 'string' ? e.message : 'verification failed')
+    }
+    const verifyNs = Math.round((performance.now() - started) * 1e6)
+    return { ...authz.decide(principal, message, { ...context, verifyNs }), principal }
+  }
+
   const authz: Authz = {
+    check,
+
     decide(principal, message, context = {}) {
       const started = performance.now()
       const decisionId = randomUUID()

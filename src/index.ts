@@ -8,7 +8,7 @@
  * @module
  */
 export { createAuthz } from './authz.ts'
-export type { Authz, AuthzConfig, DecideContext, DecisionEvent, DecisionResult, ListItem, ShadowConfig } from './authz.ts'
+export type { Authz, AuthzConfig, CredentialVerifier, DecideContext, DecisionEvent, DecisionResult, ListItem, ShadowConfig } from './authz.ts'
 export { AuthzError } from './errors.ts'
 export type { Action, ActionKind } from './action/action.ts'
 export { classifyMessage } from './action/classify.ts'

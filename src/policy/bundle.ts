@@ -81,7 +81,7 @@ function untar(tarball: Buffer): Promise<Map<string, Uint8Array>> {
     const ex = extract()
     ex.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = []
-      stream.on('data', (c: Buffer) => chunks.push(c))
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer))
       stream.on('end', () => {
         if (header.type === 'file') {
           const name = '/' + header.name.replace(/^\.?\/+/, '')
