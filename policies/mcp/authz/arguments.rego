@@ -13,7 +13,7 @@ _argument_reasons(a) := {r |
 	a.kind in {"tool", "prompt"}
 	some name, condition in _item_rule(a).arguments
 	not _argument_ok(condition, object.get(a, "arguments", {}), name)
-	r := _reason("argument_denied", sprintf("argument %q does not satisfy its condition", [name]))
+	r := _reason("argument_denied", concat("", ["argument \"", name, "\" does not satisfy its condition"]))
 }
 
 _argument_ok(condition, args, name) if {

@@ -13,7 +13,7 @@ _coverage_reasons(a) := _method_coverage_reasons(a) | _item_coverage_reasons(a)
 # description: No rule enables this JSON-RPC method (unknown methods are denied by default).
 _method_coverage_reasons(a) := {r |
 	not _method_covered(a)
-	r := _reason("method_not_allowed", sprintf("method %q is not enabled by any rule", [a.method]))
+	r := _reason("method_not_allowed", concat("", ["method \"", a.method, "\" is not enabled by any rule"]))
 }
 
 # METADATA
@@ -22,7 +22,7 @@ _method_coverage_reasons(a) := {r |
 _item_coverage_reasons(a) := {r |
 	a.kind in {"tool", "resource", "prompt"}
 	not _item_covered(a)
-	r := _reason(sprintf("%s_not_allowed", [a.kind]), sprintf("%s is not allowed by any rule", [a.kind]))
+	r := _reason(concat("", [a.kind, "_not_allowed"]), concat("", [a.kind, " is not allowed by any rule"]))
 }
 
 _method_covered(a) if {

@@ -16,7 +16,7 @@ _identity_reasons(p) := (_issuer_reasons(p) | _tenant_reasons(p)) | _audience_re
 _issuer_reasons(p) := {r |
 	p.authMethod in _federated
 	not _cfg.issuers[p.issuer]
-	r := _reason("issuer_not_trusted", sprintf("issuer %q is not trusted", [p.issuer]))
+	r := _reason("issuer_not_trusted", concat("", ["issuer \"", p.issuer, "\" is not trusted"]))
 }
 
 # METADATA
@@ -25,7 +25,7 @@ _issuer_reasons(p) := {r |
 _tenant_reasons(p) := {r |
 	want := _cfg.issuers[p.issuer].tenant
 	object.get(p, "tenant", null) != want
-	r := _reason("tenant_mismatch", sprintf("issuer %q is pinned to another tenant", [p.issuer]))
+	r := _reason("tenant_mismatch", concat("", ["issuer \"", p.issuer, "\" is pinned to another tenant"]))
 }
 
 # METADATA

@@ -12,7 +12,7 @@ import rego.v1
 _scope_reasons(p, a) := {r |
 	missing := {s | some s in _required_scopes(a); not s in p.scopes}
 	count(missing) > 0
-	r := _reason("insufficient_scope", sprintf("missing scopes: %s", [concat(" ", sort(missing))]))
+	r := _reason("insufficient_scope", concat("", ["missing scopes: ", concat(" ", sort(missing))]))
 }
 
 _required_scopes(a) := {s | some s in _method_scopes(a)} | {s | some s in _item_scopes(a)}

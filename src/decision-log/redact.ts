@@ -1,0 +1,401 @@
+/**
+ * The redactor: walks a JSON-like value and returns a copy fit for a log.
+ *
+ * - Keys that carry transport credentials (`headers`, `authorization`, `cookie`, …) are removed.
+ * - Every string value and every key is scanned for secrets ({@link SECRET_PATTERNS}); a match is
+ *   replaced by `[REDACTED:<kind>]`.
+ * - Values under secret key names (`password`, `client_secret`, …) are replaced whole; long
+ *   random-looking values under keys that might hold secrets (`token`, `key`, …) too.
+ * - Depth, node count and string sizes are bounded: what is beyond is replaced by `[TRUNCATED]`.
+ *   Cycles become `[CIRCULAR]`. It never throws and never recurses deeper than `maxDepth`.
+ * - Copy-on-write: the input is never modified, and a value with nothing to redact is returned as
+ *   the same reference, so the common case allocates nothing but the result object.
+ *
+ * @module
+ */
+import { escapePointerSegment, setOwn } from './mask.ts'
+import {
+  classifyKey,
+  compileScanner,
+  customPatterns,
+  looksLikeSecretValue,
+  normaliseKeyName,
+  placeholder,
+  SECRET_PATTERNS,
+  type CustomPatternOptions,
+  type KeyClass,
+  type SecretPatternName,
+  type StringScanner,
+} from './patterns.ts'
+
+/** Replaces a subtree beyond a bound. */
+export const TRUNCATED = '[TRUNCATED]'
+/** Replaces a reference to an object that contains it. */
+export const CIRCULAR = '[CIRCULAR]'
+/** Replaces a value that could not be read (a throwing getter or proxy). */
+export const UNREADABLE = '[UNREADABLE]'
+
+/** Options of {@link createRedactor}. JSON-serialisable. */
+export interface RedactionOptions {
+  /** Built-in patterns to apply: `true` for all, `false` for none, or a list of names. Default `true`. */
+  patterns?: boolean | readonly SecretPatternName[]
+  /** Extra patterns, applied with the built-in ones. Default: none. */
+  customPatterns?: readonly CustomPatternOptions[]
+  /** Replace values under secret key names (`password`, `client_secret`, `api_key`, `access_token`, …) whole. Default `true`. */
+  secretKeys?: boolean
+  /** More key names whose values are always secret (compared ignoring case and `_`/`-`/camelCase: `x_signature` ≡ `xSignature`). Default: none. */
+  extraSecretKeys?: readonly string[]
+  /** The entropy rule for keys that might hold secrets (`token`, `key`, `auth`, `session`, …); `false` turns it off. Default `{ minLength: 20, threshold: 3 }`. */
+  entropy?: false | { minLength?: number; threshold?: number }
+  /** Keys removed wherever they appear (compared case-insensitively). Default `['headers', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie']`. */
+  stripKeys?: readonly string[]
+  /** Deepest nesting kept; deeper subtrees become `[TRUNCATED]`. Default `32`, at most `1000`. */
+  maxDepth?: number
+  /** Values (nodes) visited per call; the rest becomes `[TRUNCATED]`. Default `10000`. */
+  maxNodes?: number
+  /** Longest string kept, in UTF-16 code units; longer ones are cut and end in `…[TRUNCATED]`. Default `8192`. */
+  maxStringLength?: number
+  /** Total length of string values kept per call; past it strings become `[TRUNCATED]`. Default `262144`. */
+  maxTotalStringLength?: number
+  /** Most pointers listed per call in `paths.masked` / `paths.erased`. Default `64`. */
+  maxPaths?: number
+}
+
+/** What a {@link Redactor} returns. */
+export interface RedactionResult {
+  /** The redacted value; the very same reference as the argument when nothing had to change. */
+  value: unknown
+  /** Secrets replaced (pattern matches, secret-named values, high-entropy values). */
+  redacted: number
+  /** Keys removed by `stripKeys`. */
+  stripped: number
+  /** Subtrees or strings cut by a bound, and cycles broken. */
+  truncated: number
+  /** JSON pointers (under `pathPrefix`) of values redacted (`masked`) and keys removed (`erased`), at most `maxPaths` each. */
+  paths: { masked: readonly string[]; erased: readonly string[] }
+}
+
+/** Options of one redactor call. */
+export interface RedactCallOptions {
+  /** JSON pointer of the value, prefixed to the reported paths (e.g. `/input`). Default `''`. */
+  pathPrefix?: string
+  /** Key the value sits under, for the key-name rules. Default: none. */
+  key?: string
+}
+
+/** Redacts one value. Never throws. */
+export type Redactor = (value: unknown, options?: RedactCallOptions) => RedactionResult
+
+const DEFAULT_STRIP = ['headers', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie']
+const EMPTY: readonly string[] = Object.freeze([])
+
+function positiveInt(value: unknown, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new TypeError(`${name} must be an integer between 1 and ${max}`)
+  }
+  return value
+}
+
+interface KeyInfo {
+  cls: KeyClass
+  aws: boolean
+}
+const NO_KEY: KeyInfo = { cls: 'none', aws: false }
+
+/**
+ * Creates a redactor. Compile once, call per decision.
+ *
+ * @throws {TypeError} naming the option when options are invalid.
+ * @example
+ * ```ts
+ * const redact = createRedactor({ maxDepth: 16 })
+ * const { value, redacted } = redact({ query: 'deploy', token: 'ghp_0123456789abcdefghijABCDEFGHIJ012345' })
+ * // value → { query: 'deploy', token: '[REDACTED:github_token]' }, redacted → 1
+ * ```
+ */
+export function createRedactor(options: RedactionOptions = {}, optionName = 'redaction'): Redactor {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${optionName} must be an object`)
+  const maxDepth = positiveInt(options.maxDepth, `${optionName}.maxDepth`, 32, 1000)
+  const maxNodes = positiveInt(options.maxNodes, `${optionName}.maxNodes`, 10_000)
+  const maxStringLength = positiveInt(options.maxStringLength, `${optionName}.maxStringLength`, 8192)
+  const maxTotal = positiveInt(options.maxTotalStringLength, `${optionName}.maxTotalStringLength`, 262_144)
+  const maxPaths = options.maxPaths === undefined ? 64 : positiveInt(options.maxPaths, `${optionName}.maxPaths`, 64, 100_000)
+
+  let builtins = SECRET_PATTERNS
+  const pat = options.patterns
+  if (pat === false) builtins = []
+  else if (Array.isArray(pat)) {
+    for (const name of pat) {
+      if (!SECRET_PATTERNS.some((p) => p.name === name)) throw new TypeError(`${optionName}.patterns: unknown pattern "${String(name)}"`)
+    }
+    builtins = SECRET_PATTERNS.filter((p) => pat.includes(p.name as SecretPatternName))
+  } else if (pat !== undefined && pat !== true) throw new TypeError(`${optionName}.patterns must be a boolean or a list of pattern names`)
+  const scanner: StringScanner = compileScanner([...builtins, ...customPatterns(options.customPatterns, `${optionName}.customPatterns`)], `${optionName}.customPatterns`)
+
+  const secretKeys = options.secretKeys ?? true
+  if (typeof secretKeys !== 'boolean') throw new TypeError(`${optionName}.secretKeys must be a boolean`)
+  if (options.extraSecretKeys !== undefined && (!Array.isArray(options.extraSecretKeys) || !options.extraSecretKeys.every((k) => typeof k === 'string'))) {
+    throw new TypeError(`${optionName}.extraSecretKeys must be an array of strings`)
+  }
+  const extraSecretKeys = new Set((options.extraSecretKeys ?? []).map(normaliseKeyName))
+
+  let entropy: { minLength: number; threshold: number } | undefined = { minLength: 20, threshold: 3 }
+  if (options.entropy === false) entropy = undefined
+  else if (options.entropy !== undefined) {
+    if (typeof options.entropy !== 'object' || options.entropy === null) throw new TypeError(`${optionName}.entropy must be false or an object`)
+    const minLength = positiveInt(options.entropy.minLength, `${optionName}.entropy.minLength`, 20)
+    const threshold = options.entropy.threshold ?? 3
+    if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 16)) throw new TypeError(`${optionName}.entropy.threshold must be a number between 0 and 16`)
+    entropy = { minLength, threshold }
+  }
+
+  const strip = options.stripKeys ?? DEFAULT_STRIP
+  if (!Array.isArray(strip) || !strip.every((k) => typeof k === 'string')) throw new TypeError(`${optionName}.stripKeys must be an array of strings`)
+  const stripSet = new Set(strip.map((k) => k.toLowerCase()))
+  const stripLengths = new Set(strip.map((k) => k.length))
+
+  // Key names repeat from call to call: classify each once.
+  const keyCache = new Map<string, KeyInfo>()
+  function keyInfo(key: string): KeyInfo {
+    let info = keyCache.get(key)
+    if (info === undefined) {
+      let cls = classifyKey(key, extraSecretKeys)
+      if (cls === 'secret' && !secretKeys) cls = 'maybe'
+      if (cls === 'maybe' && entropy === undefined) cls = 'none'
+      info = cls === 'none' ? NO_KEY : { cls, aws: /aws/i.test(key) }
+      if (keyCache.size >= 4096) keyCache.clear()
+      keyCache.set(key, info)
+    }
+    return info
+  }
+
+  // Per-call state. The redactor is synchronous; a re-entrant call (from a getter) gets its own.
+  interface State {
+    nodes: number
+    chars: number
+    redacted: number
+    stripped: number
+    truncated: number
+    prefix: string
+    stack: (string | number)[]
+    ancestors: Set<object>
+    masked: string[] | undefined
+    erased: string[] | undefined
+  }
+  function newState(prefix: string): State {
+    return { nodes: 0, chars: 0, redacted: 0, stripped: 0, truncated: 0, prefix, stack: [], ancestors: new Set(), masked: undefined, erased: undefined }
+  }
+  let spare: State | undefined = newState('')
+
+  function pointer(s: State, last?: string): string {
+    let p = s.prefix
+    for (const seg of s.stack) p += `/${typeof seg === 'number' ? seg : escapePointerSegment(seg)}`
+    if (last !== undefined) p += `/${escapePointerSegment(last)}`
+    return p
+  }
+  function noteMasked(s: State): void {
+    s.masked ??= []
+    if (s.masked.length < maxPaths) s.masked.push(pointer(s))
+  }
+
+  /** Cuts a string to the length and total budgets. */
+  function bound(s: State, text: string): string {
+    let limit = Math.min(maxStringLength, maxTotal - s.chars)
+    if (text.length <= limit) {
+      s.chars += text.length
+      return text
+    }
+    s.truncated++
+    if (limit <= 0) return TRUNCATED
+    if (limit < text.length && /[\ud800-\udbff]/.test(text.charAt(limit - 1))) limit--
+    s.chars += limit
+    return `${text.slice(0, limit)}…${TRUNCATED}`
+  }
+
+  function scanString(s: State, text: string, key: KeyInfo): string {
+    if (key.cls === 'secret' && text.length > 0 && !text.startsWith('[REDACTED:')) {
+      s.redacted++
+      noteMasked(s)
+      return placeholder(key.aws && /^[A-Za-z0-9/+]{40}$/.test(text) ? 'aws_secret_access_key' : 'secret_field')
+    }
+    const bounded = bound(s, text)
+    if (bounded.length >= scanner.minLength) {
+      const found = scanner.scan(bounded)
+      if (found.count > 0) {
+        s.redacted += found.count
+        noteMasked(s)
+        return found.text
+      }
+    }
+    if (key.cls === 'maybe' && entropy !== undefined && looksLikeSecretValue(bounded, entropy.minLength, entropy.threshold)) {
+      s.redacted++
+      noteMasked(s)
+      return placeholder('high_entropy')
+    }
+    return bounded
+  }
+
+  function scanKey(s: State, key: string): string {
+    if (key.length < scanner.minLength) return key
+    let bounded = key
+    if (key.length > maxStringLength) {
+      s.truncated++
+      bounded = `${key.slice(0, maxStringLength)}…${TRUNCATED}`
+    }
+    const found = scanner.scan(bounded)
+    if (found.count === 0) return bounded
+    s.redacted += found.count
+    return found.text
+  }
+
+  function walk(s: State, value: unknown, depth: number, key: KeyInfo): unknown {
+    s.nodes++
+    switch (typeof value) {
+      case 'string':
+        return scanString(s, value, key)
+      case 'number':
+        if (key.cls === 'secret' && Number.isFinite(value)) {
+          s.redacted++
+          noteMasked(s)
+          return placeholder('secret_field')
+        }
+        return value
+      case 'bigint':
+        return scanString(s, value.toString(), key)
+      case 'object':
+        break
+      default:
+        return value
+    }
+    if (value === null) return null
+    if (depth >= maxDepth) {
+      s.truncated++
+      return TRUNCATED
+    }
+    if (s.ancestors.has(value)) {
+      s.truncated++
+      return CIRCULAR
+    }
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[BINARY ${value.byteLength} bytes]`
+    if (!Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+      // Dates, URLs and the like: log what JSON.stringify would.
+      let json: unknown
+      try {
+        json = (value as { toJSON(): unknown }).toJSON()
+      } catch {
+        return UNREADABLE
+      }
+      if (json === value) return UNREADABLE
+      s.ancestors.add(value)
+      const out = walk(s, json, depth + 1, key)
+      s.ancestors.delete(value)
+      return out
+    }
+    s.ancestors.add(value)
+    const out = Array.isArray(value) ? walkArray(s, value, depth, key) : walkObject(s, value as Record<string, unknown>, depth)
+    s.ancestors.delete(value)
+    return out
+  }
+
+  function walkArray(s: State, arr: readonly unknown[], depth: number, key: KeyInfo): unknown[] {
+    let out: unknown[] | undefined
+    const n = arr.length
+    for (let i = 0; i < n; i++) {
+      if (s.nodes >= maxNodes) {
+        out ??= arr.slice(0, i)
+        out.push(TRUNCATED)
+        s.truncated++
+        break
+      }
+      const v = arr[i]
+      s.stack.push(i)
+      const nv = walk(s, v, depth + 1, key)
+      s.stack.pop()
+      if (out === undefined && nv !== v) out = arr.slice(0, i)
+      if (out !== undefined) out.push(nv)
+    }
+    return out ?? (arr as unknown[])
+  }
+
+  function walkObject(s: State, obj: Record<string, unknown>, depth: number): Record<string, unknown> {
+    let out: Record<string, unknown> | undefined
+    const keys = Object.keys(obj)
+    // `{ name: 'DB_PASSWORD', value: '…' }` pairs (env lists, form fields): judge `value` by `name`.
+    let pairInfo: KeyInfo | undefined
+    if (Object.hasOwn(obj, 'value')) {
+      const label = typeof obj.name === 'string' ? obj.name : typeof obj.key === 'string' ? obj.key : undefined
+      if (label !== undefined && label.length <= 256) pairInfo = keyInfo(label)
+    }
+    const copyUpTo = (i: number): Record<string, unknown> => {
+      const copy: Record<string, unknown> = {}
+      for (let j = 0; j < i; j++) {
+        const k = keys[j] as string
+        if (!isStripped(k)) setOwn(copy, k, obj[k])
+      }
+      return copy
+    }
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string
+      if (s.nodes >= maxNodes) {
+        out ??= copyUpTo(i)
+        setOwn(out, TRUNCATED, `${keys.length - i} more keys`)
+        s.truncated++
+        break
+      }
+      if (isStripped(k)) {
+        s.stripped++
+        s.erased ??= []
+        if (s.erased.length < maxPaths) s.erased.push(pointer(s, k))
+        out ??= copyUpTo(i)
+        continue
+      }
+      const v = obj[k]
+      const nk = scanKey(s, k)
+      let info = k.length <= 256 ? keyInfo(k) : NO_KEY
+      if (k === 'value' && pairInfo !== undefined && pairInfo.cls !== 'none') info = pairInfo
+      s.stack.push(nk)
+      const nv = walk(s, v, depth + 1, info)
+      s.stack.pop()
+      if (out === undefined && (nv !== v || nk !== k)) out = copyUpTo(i)
+      if (out !== undefined) {
+        let unique = nk
+        for (let n = 2; unique !== k && Object.hasOwn(out, unique); n++) unique = `${nk}#${n}`
+        setOwn(out, unique, nv)
+      }
+    }
+    return out ?? obj
+  }
+
+  function isStripped(k: string): boolean {
+    return stripLengths.has(k.length) && stripSet.has(k.toLowerCase())
+  }
+
+  return function redact(value: unknown, call?: RedactCallOptions): RedactionResult {
+    const s = spare ?? newState('')
+    spare = undefined
+    s.prefix = call?.pathPrefix ?? ''
+    let out: unknown
+    try {
+      out = walk(s, value, 0, call?.key !== undefined ? keyInfo(call.key) : NO_KEY)
+    } catch {
+      // A throwing getter or proxy: log nothing of this value rather than something unredacted.
+      out = UNREADABLE
+      s.truncated++
+    }
+    const result: RedactionResult = {
+      value: out,
+      redacted: s.redacted,
+      stripped: s.stripped,
+      truncated: s.truncated,
+      paths: { masked: s.masked ?? EMPTY, erased: s.erased ?? EMPTY },
+    }
+    s.nodes = s.chars = s.redacted = s.stripped = s.truncated = 0
+    s.stack.length = 0
+    s.ancestors.clear()
+    s.masked = undefined
+    s.erased = undefined
+    spare = s
+    return result
+  }
+}
