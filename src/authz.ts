@@ -128,6 +128,12 @@ export interface Authz {
   check(credential: string | undefined, message: unknown, context?: DecideContext & { signal?: AbortSignal }): Promise<DecisionResult & { principal?: Principal }>
   /** The items of a list the principal may see, in one evaluation. Fails closed (empty) on error. */
   visible<T extends ListItem>(principal: Principal, kind: 'tool' | 'resource' | 'prompt', items: readonly T[]): T[]
+  /**
+   * Evaluates a raw policy input (`{principal, action, server, context}`) on the decision
+   * entrypoint, as OPA's Data API would (used by the decision endpoint's OPA-compatible route).
+   * Records a decision event. Never throws: failures are `policy_error` denials.
+   */
+  evaluate(input: PolicyInput): Decision & { decisionId: string; revision?: string }
   /** Loads a new bundle atomically; the previous one keeps serving if this throws. */
   load(bundle: string | Uint8Array): Promise<ActiveBundle>
   /** The bundle serving now. */
@@ -356,6 +362,27 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       } catch {
         return []
       }
+    },
+
+    evaluate(input) {
+      const started = performance.now()
+      const decisionId = randomUUID()
+      const bundle = active()
+      const decision = engine.evaluate(input)
+      const evalNs = Math.round((performance.now() - started) * 1e6)
+      emit({
+        decisionId,
+        timestamp: new Date(),
+        path: DECISION_PATH,
+        input,
+        result: decision,
+        revision: bundle.revision,
+        metrics: { eval_ns: evalNs, total_ns: evalNs },
+        enforcement: 'enforced',
+        wouldAllow: decision.allow,
+        transport: input.context?.transport ?? defaultTransport,
+      })
+      return { ...decision, decisionId, revision: bundle.revision }
     },
 
     load,

@@ -9,7 +9,7 @@
  * @module
  */
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors } from 'jose'
-import type { FlattenedJWSInput, JWSHeaderParameters, JWTVerifyGetKey } from 'jose'
+import type { CompactJWSHeaderParameters, FlattenedJWSInput, JWSHeaderParameters, JWTVerifyGetKey } from 'jose'
 import { BodyTooLargeError, readBoundedBody } from './bounded-body.ts'
 import type { JwsAlgorithm, ResolvedIssuer } from './config.ts'
 import { TokenVerificationError } from './errors.ts'
@@ -42,7 +42,7 @@ function explainMiss(vetted: VettedJwks | undefined, header: JWSHeaderParameters
 }
 
 function wrapResolver(resolve: JWTVerifyGetKey, current: () => VettedJwks | undefined, remote: boolean): JWTVerifyGetKey {
-  return async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+  return async (header: CompactJWSHeaderParameters, token: FlattenedJWSInput) => {
     try {
       return await resolve(header, token)
     } catch (err) {

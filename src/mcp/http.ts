@@ -1,0 +1,260 @@
+/**
+ * Streamable HTTP enforcement, framework-neutral: one {@link createMcpHttpGuard} that turns the facts
+ * of an HTTP request (method, URL, headers, body) into a verdict — answer now (401 / 403 / 400 /
+ * JSON-RPC error / 404) or pass the parsed message on with the SDK's `AuthInfo`. The node:http,
+ * Express and Fastify adapters (`./node.ts`, `./express.ts`, `./fastify.ts`) only read bodies and
+ * write responses.
+ *
+ * Response header `Mcp-Authz-Decision-Id` carries the decision id of every guarded request, so a
+ * user's report can be matched to the decision log.
+ *
+ * @module
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
+import type { Authz, DecisionResult } from '../authz.ts'
+import { bearerChallenge } from '../enforce/challenge.ts'
+import { protectedResourceMetadata, protectedResourceMetadataPaths, type ProtectedResourceMetadata } from '../enforce/metadata.ts'
+import type { Principal } from '../verify/principal.ts'
+
+/** Name of the response header carrying the decision id. */
+export const DECISION_ID_HEADER = 'mcp-authz-decision-id'
+
+/** Methods recorded for HTTP requests that carry no JSON-RPC message (they are authenticated all the same). */
+export const STREAM_OPEN_METHOD = 'notifications/mcp-authz/stream-open'
+export const SESSION_END_METHOD = 'notifications/mcp-authz/session-end'
+
+/** Options of {@link createMcpHttpGuard} (and of every adapter). */
+export interface McpHttpOptions {
+  /** The engine (with a `verifier`, or every request is refused with 401). Required. */
+  authz: Authz
+  /** Largest request body read, in bytes. Default 1 MiB; larger bodies get 413. */
+  maxBodyBytes?: number
+  /** Also serve the metadata at `/.well-known/oauth-protected-resource` (root form). Default `false`. */
+  rootMetadata?: boolean
+  /** Path of the MCP endpoint. Default: the path of the bundle's resource URI. */
+  path?: string
+  /** Annotations of a tool by name (e.g. {@link toolAnnotationsOf} a protected `McpServer`), for the policy. Default: none. */
+  toolAnnotations?: (name: string) => Record<string, unknown> | undefined
+  /** Bind sessions to the principal that opened them. Default `true` (a bounded in-memory map). */
+  sessionBinding?: boolean | SessionBindings
+}
+
+/** What an adapter must send back. */
+export interface HttpAnswer {
+  pass: false
+  status: number
+  headers: Record<string, string>
+  body?: string
+}
+
+/** What an adapter hands to the MCP transport. */
+export interface HttpPass {
+  pass: true
+  /** The SDK's `AuthInfo`, to set as `req.auth` (the token is there for the SDK only; never log it). */
+  authInfo: AuthInfo
+  /** The parsed JSON-RPC message (undefined for GET / DELETE). */
+  message: unknown
+  principal: Principal
+  decisionId: string
+  headers: Record<string, string>
+  /** Call with the response's `Mcp-Session-Id` once the transport assigned one (initialize). */
+  bindSession(sessionId: string): void
+}
+
+/** The facts of one HTTP request. */
+export interface HttpRequestFacts {
+  method: string
+  /** Request target, path and query (`req.url`). */
+  url: string
+  headers: IncomingHttpHeaders
+  /** Raw body text/bytes, or an already parsed JSON value (framework body parsers). */
+  body?: string | Uint8Array | unknown
+  signal?: AbortSignal
+}
+
+/** Sessions bound to the principal that opened them (issuer + subject + tenant). */
+export class SessionBindings {
+  readonly #owners = new Map<string, string>()
+  readonly #max: number
+  /** @param max Most sessions remembered; the oldest is forgotten first (its id then stops working). Default 10000. */
+  constructor(max = 10_000) {
+    this.#max = max
+  }
+  bind(sessionId: string, principal: Principal): void {
+    if (this.#owners.size >= this.#max) {
+      const oldest = this.#owners.keys().next().value
+      if (oldest !== undefined) this.#owners.delete(oldest)
+    }
+    this.#owners.set(sessionId, principalKey(principal))
+  }
+  /** `owner`: bound to this principal; `other`: bound to someone else; `unknown`: never bound here. */
+  owner(sessionId: string, principal: Principal): 'owner' | 'other' | 'unknown' {
+    const key = this.#owners.get(sessionId)
+    if (key === undefined) return 'unknown'
+    return key === principalKey(principal) ? 'owner' : 'other'
+  }
+  forget(sessionId: string): void {
+    this.#owners.delete(sessionId)
+  }
+}
+
+/** Identity of a principal for session binding: issuer, subject and tenant. */
+export function principalKey(p: Principal): string {
+  return JSON.stringify([p.issuer, p.subject, p.tenant ?? null])
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' }
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+/** The bearer token of an `Authorization` header; `undefined` when there is none. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization)
+  // A header of another scheme, or a malformed one, is a credential that cannot be valid.
+  return m ? m[1] : authorization === '' ? undefined : '\u0000invalid'
+}
+
+function oauthAnswer(status: number, decisionId: string | undefined, wwwAuthenticate: string | undefined, error: string, description: string): HttpAnswer {
+  const headers: Record<string, string> = { ...JSON_HEADERS }
+  if (decisionId !== undefined) headers[DECISION_ID_HEADER] = decisionId
+  if (wwwAuthenticate !== undefined) headers['www-authenticate'] = wwwAuthenticate
+  return { pass: false, status, headers, body: JSON.stringify({ error, error_description: description }) }
+}
+
+function jsonRpcAnswer(status: number, decisionId: string | undefined, id: unknown, error: unknown): HttpAnswer {
+  const headers: Record<string, string> = { ...JSON_HEADERS }
+  if (decisionId !== undefined) headers[DECISION_ID_HEADER] = decisionId
+  return { pass: false, status, headers, body: JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error }) }
+}
+
+function refusal(result: DecisionResult): HttpAnswer {
+  const { decisionId } = result
+  if (result.status === 401) return oauthAnswer(401, decisionId, result.wwwAuthenticate, 'invalid_token', 'Authentication required')
+  if (result.status === 403 && result.wwwAuthenticate !== undefined) {
+    return oauthAnswer(403, decisionId, result.wwwAuthenticate, 'insufficient_scope', 'Additional scope is required for this request')
+  }
+  if (result.status === 400 && result.jsonRpcError === undefined) {
+    return oauthAnswer(400, decisionId, result.wwwAuthenticate, 'invalid_request', 'The request is malformed')
+  }
+  if (result.jsonRpcError !== undefined) return jsonRpcAnswer(result.status, decisionId, result.requestId, result.jsonRpcError)
+  return oauthAnswer(403, decisionId, undefined, 'forbidden', 'The request is not allowed')
+}
+
+/** The SDK's `AuthInfo` for an allowed request. */
+export function authInfoFor(token: string, principal: Principal, resource: string, decisionId: string, requestId: unknown): AuthInfo {
+  const info: AuthInfo = {
+    token,
+    clientId: principal.clientId ?? principal.subject,
+    scopes: [...principal.scopes],
+    resource: new URL(resource),
+    extra: { principal, decisionId, requestId },
+  }
+  if (principal.expiresAt !== undefined) info.expiresAt = principal.expiresAt
+  return info
+}
+
+/** The guard: metadata documents and the per-request verdict. */
+export interface McpHttpGuard {
+  /** The endpoint path guarded (`/mcp`). */
+  readonly path: string
+  /** Paths the metadata document is served at. */
+  readonly metadataPaths: readonly string[]
+  /** The RFC 9728 document (rebuilt from the serving bundle). */
+  metadata(): ProtectedResourceMetadata
+  /** Decides one request to the MCP endpoint. Never throws. */
+  authorize(facts: HttpRequestFacts): Promise<HttpAnswer | HttpPass>
+  /** The bound sessions (`undefined` when binding is off). */
+  readonly sessions: SessionBindings | undefined
+}
+
+/**
+ * Creates the framework-neutral guard.
+ *
+ * @example
+ * ```ts
+ * const guard = createMcpHttpGuard({ authz })
+ * const verdict = await guard.authorize({ method: 'POST', url: '/mcp', headers: req.headers, body })
+ * if (!verdict.pass) res.writeHead(verdict.status, verdict.headers).end(verdict.body)
+ * else await transport.handleRequest(Object.assign(req, { auth: verdict.authInfo }), res, verdict.message)
+ * ```
+ */
+export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
+  if (options === null || typeof options !== 'object' || options.authz === undefined) throw new TypeError('options.authz is required')
+  const { authz } = options
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) throw new TypeError('options.maxBodyBytes must be a positive integer')
+  const sessions = options.sessionBinding === false ? undefined : options.sessionBinding instanceof SessionBindings ? options.sessionBinding : new SessionBindings()
+  const path = options.path ?? (new URL(authz.resource).pathname.replace(/\/+$/, '') || '/')
+
+  async function authorize(facts: HttpRequestFacts): Promise<HttpAnswer | HttpPass> {
+    const url = new URL(facts.url, 'http://localhost')
+    // RFC 6750 § 2.3 is not allowed by MCP: a token in the query string is refused outright.
+    if (url.searchParams.has('access_token')) {
+      return oauthAnswer(400, undefined, bearerChallenge({ error: 'invalid_request', resourceMetadata: authz.resourceMetadataUrl }), 'invalid_request', 'Access tokens are accepted in the Authorization header only')
+    }
+    const token = bearerToken(header(facts.headers, 'authorization'))
+    const method = facts.method.toUpperCase()
+    let message: unknown
+    if (method === 'POST') {
+      message = facts.body
+      if (typeof message === 'string' || message instanceof Uint8Array) {
+        const bytes = typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength
+        if (bytes > maxBodyBytes) return jsonRpcAnswer(413, undefined, null, { code: -32700, message: 'Parse error: request body too large' })
+      }
+    } else {
+      // GET (SSE stream) and DELETE (session end) carry no message; they are authenticated all the same.
+      message = { jsonrpc: '2.0', method: method === 'DELETE' ? SESSION_END_METHOD : STREAM_OPEN_METHOD }
+    }
+    let annotations: Record<string, unknown> | undefined
+    if (options.toolAnnotations !== undefined && method === 'POST') {
+      const parsed = parseOnce(message)
+      message = parsed
+      const p = (parsed as { method?: unknown; params?: { name?: unknown } } | undefined)
+      if (p?.method === 'tools/call' && typeof p.params?.name === 'string') annotations = options.toolAnnotations(p.params.name)
+    }
+    const result = await authz.check(token, message, { transport: 'http', ...(annotations ? { annotations } : {}), ...(facts.signal ? { signal: facts.signal } : {}) })
+    if (!result.allow || result.principal === undefined || token === undefined) return refusal(result)
+    const principal = result.principal
+    const sessionId = header(facts.headers, 'mcp-session-id')
+    if (sessions !== undefined && sessionId !== undefined) {
+      // Answered like an unknown session (as the SDK does), so a session id reveals nothing about its owner.
+      if (sessions.owner(sessionId, principal) !== 'owner') return jsonRpcAnswer(404, result.decisionId, null, { code: -32001, message: 'Session not found' })
+      if (method === 'DELETE') sessions.forget(sessionId)
+    }
+    return {
+      pass: true,
+      authInfo: authInfoFor(token, principal, authz.resource, result.decisionId, result.requestId),
+      message: method === 'POST' ? (result.message ?? message) : undefined,
+      principal,
+      decisionId: result.decisionId,
+      headers: { [DECISION_ID_HEADER]: result.decisionId },
+      bindSession(id: string) {
+        sessions?.bind(id, principal)
+      },
+    }
+  }
+
+  return {
+    path,
+    get metadataPaths() {
+      return protectedResourceMetadataPaths(authz.resource, options.rootMetadata ?? false)
+    },
+    metadata: () => protectedResourceMetadata(authz.bundle.config),
+    authorize,
+    sessions,
+  }
+}
+
+function parseOnce(body: unknown): unknown {
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) return body
+  try {
+    return JSON.parse(typeof body === 'string' ? body : new TextDecoder('utf-8', { fatal: true }).decode(body))
+  } catch {
+    return body // classifyMessage answers with the parse error
+  }
+}
