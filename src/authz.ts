@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { Action } from './action/action.ts'
+import type { DecisionEvent } from './decision-log/record.ts'
 import { classifyMessage } from './action/classify.ts'
 import type { JsonRpcError } from './action/errors.ts'
 import { resolveLimits, type MessageLimits } from './action/limits.ts'
@@ -15,6 +16,7 @@ import { bearerChallenge, protectedResourceMetadataUrl } from './enforce/challen
 import { decisionOutcome, unauthorizedOutcome } from './enforce/outcome.ts'
 import type { Decision, PolicyInput, Reason } from './policy/decision.ts'
 import { readBundle } from './policy/bundle.ts'
+import { DecisionCache, type DecisionCacheOptions } from './policy/decision-cache.ts'
 import { PolicyEngine, type ActiveBundle, type EngineOptions } from './policy/engine.ts'
 import { PolicyError } from './policy/errors.ts'
 import type { Principal } from './verify/principal.ts'
@@ -43,6 +45,12 @@ export interface AuthzConfig {
   verifier?: CredentialVerifier
   /** Scopes named in the `scope` parameter of 401 challenges. Default: the policy's read scope. */
   challengeScopes?: readonly string[]
+  /**
+   * Caches decisions (bounded LRU, `max` default 10000) — only for bundles whose data declares
+   * `decision_cache: true`. Cleared on reload; an entry never outlives the principal's `expiresAt`.
+   * Default: off.
+   */
+  decisionCache?: DecisionCacheOptions
 }
 
 /** What {@link Authz.check} needs from a verifier: token in, principal out, typed error otherwise. */
@@ -62,21 +70,8 @@ export interface DecideContext {
   verifyNs?: number
 }
 
-/** What the engine hands to the decision log after each decision. */
-export interface DecisionEvent {
-  decisionId: string
-  timestamp: Date
-  path: string
-  input: PolicyInput | undefined
-  result: Decision
-  revision: string | undefined
-  metrics: { verify_ns?: number; eval_ns?: number; total_ns: number }
-  enforcement: 'enforced' | 'shadow'
-  wouldAllow?: boolean
-  httpStatus?: number
-  error?: { code: string; message: string }
-  transport?: string
-}
+/** What the engine hands to the decision log after each decision (defined by the decision-log stage). */
+export type { DecisionEvent }
 
 /** The answer for one call, ready for a surface to enforce. */
 export interface DecisionResult {
@@ -172,6 +167,12 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
   const wantedResource = config.resource === undefined ? undefined : canonicalResourceUri(config.resource)
   if (config.resource !== undefined && wantedResource === undefined) throw new TypeError('config.resource must be an absolute http(s) URI')
   const defaultTransport = config.transport ?? 'http'
+  if (config.decisionCache !== undefined && (config.decisionCache === null || typeof config.decisionCache !== 'object')) throw new TypeError('config.decisionCache must be an object')
+  const cache = config.decisionCache === undefined ? undefined : new DecisionCache(config.decisionCache)
+  // Per bundle: whether the cache serves (the bundle declares itself cacheable), the `server` input part, the metadata URL.
+  let cacheActive = false
+  let serverPart: { resource: string; name?: string } = { resource: '' }
+  let metadataUrl = ''
 
   async function load(source: string | Uint8Array): Promise<ActiveBundle> {
     const bytes = typeof source === 'string' ? await readFile(source) : source
@@ -182,7 +183,12 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
         problems: [{ path: '$.mcp_authz.resource', message: `must equal config.resource ${wantedResource}` }],
       })
     }
-    return engine.load(bundle)
+    const activated = await engine.load(bundle)
+    cache?.clear()
+    cacheActive = cache !== undefined && activated.config.decision_cache === true
+    serverPart = { resource: activated.config.resource, ...(activated.config.server_name ? { name: activated.config.server_name } : {}) }
+    metadataUrl = protectedResourceMetadataUrl(activated.config.resource)
+    return activated
   }
 
   await load(config.bundle)
@@ -210,10 +216,11 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
     }
     const annotations = context.annotations ?? action.annotations
     if (annotations !== undefined) slim.annotations = annotations
+    if (action.meta !== undefined) slim.meta = action.meta
     return {
       principal,
       action: slim,
-      server: { resource: bundle.config.resource, ...(bundle.config.server_name ? { name: bundle.config.server_name } : {}) },
+      server: serverPart,
       context: { time_ns: Date.now() * 1e6, transport: context.transport ?? defaultTransport, ...(context.requestId ? { request_id: context.requestId } : {}) },
     }
   }
@@ -297,7 +304,13 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       const { action } = classified
       const input = buildInput(principal, action, context)
       const evalStart = performance.now()
-      const decision = engine.evaluate(input)
+      let decision: Decision
+      if (cacheActive && cache !== undefined) {
+        const key = cache.key(bundle.revision, principal, input.action, input.context.transport)
+        decision = cache.get(key) ?? cache.set(key, engine.evaluate(input), principal)
+      } else {
+        decision = engine.evaluate(input)
+      }
       const evalNs = Math.round((performance.now() - evalStart) * 1e6)
       const shadow = !decision.allow && isShadowed(config.shadow, action)
       const outcome = decisionOutcome(decision, {
@@ -394,7 +407,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       return active().config.resource
     },
     get resourceMetadataUrl() {
-      return protectedResourceMetadataUrl(active().config.resource)
+      return metadataUrl
     },
   }
   return authz

@@ -33,3 +33,5 @@ export type { AuthMethod, NormalizeOptions, Principal } from './verify/principal
 export { canonicalResourceUri, sameResource } from './verify/resource-uri.ts'
 export { schemaProblems } from './schemas.ts'
 export type { SchemaProblem } from './schemas.ts'
+export * from './verify/index.ts'
+export * from './decision-log/index.ts'

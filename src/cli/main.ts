@@ -15,6 +15,8 @@ import { buildBundle } from '../policy/build.ts'
 import { PolicyError } from '../policy/errors.ts'
 import { schemaProblems } from '../schemas.ts'
 import type { Principal } from '../verify/principal.ts'
+import { ConfigError } from '../config/errors.ts'
+import { reasonSources, registerServerCommands } from '../server/cli.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const DEFAULT_DATA = `${ROOT}examples/quickstart/data.json`
@@ -42,6 +44,14 @@ function fail(err: unknown): never {
     process.stderr.write(`mcp-authz: ${err.message}\n`)
     process.exit(2)
   }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`mcp-authz: ${err.message}\n`)
+    process.exit(2)
+  }
+  if (err instanceof PolicyError && err.code === 'ERR_POLICY_LOAD') {
+    process.stderr.write(`mcp-authz: ${err.message}\n`)
+    process.exit(2)
+  }
   if (err instanceof AuthzError) {
     process.stderr.write(`mcp-authz: ${err.code}: ${err.message}\n`)
     process.exit(1)
@@ -60,9 +70,17 @@ program
   .option('-o, --out <file>', 'bundle to write', DEFAULT_BUNDLE)
   .option('-i, --include <path...>', 'extra Rego folders or files (e.g. your mcp.authz.custom package)', [])
   .option('--revision <rev>', 'bundle revision (default: content hash)')
+  .option('--signing-key <pem>', 'sign the bundle (.signatures.json) with this PEM private key (opa build --bundle --signing-key)')
+  .option('--signing-alg <alg>', 'signing algorithm (RS256, ES256, …)', 'RS256')
   .option('-q, --quiet', 'print nothing on success')
-  .action(async (opts: { data: string; out: string; include: string[]; revision?: string; quiet?: boolean }) => {
-    const { revision, out } = await buildBundle({ data: opts.data, out: opts.out, include: opts.include, ...(opts.revision ? { revision: opts.revision } : {}) })
+  .action(async (opts: { data: string; out: string; include: string[]; revision?: string; signingKey?: string; signingAlg: string; quiet?: boolean }) => {
+    const { revision, out } = await buildBundle({
+      data: opts.data,
+      out: opts.out,
+      include: opts.include,
+      ...(opts.revision ? { revision: opts.revision } : {}),
+      ...(opts.signingKey ? { signingKey: opts.signingKey, signingAlg: opts.signingAlg } : {}),
+    })
     if (!opts.quiet) process.stdout.write(`${JSON.stringify({ bundle: out, revision })}\n`)
   })
 
@@ -75,7 +93,8 @@ program
   .option('--input <json>', 'raw policy input {principal, action, server, context} instead of --principal/--message')
   .option('--annotations <json>', 'tool annotations known to the server, e.g. {"readOnlyHint":true}')
   .option('--exit-code', 'exit with 3 when the decision is a deny')
-  .action(async (opts: { bundle: string; principal?: string; message?: string; input?: string; annotations?: string; exitCode?: boolean }) => {
+  .option('--explain', 'also show, for each reason, the Rego rule (METADATA title) that produced it')
+  .action(async (opts: { bundle: string; principal?: string; message?: string; input?: string; annotations?: string; exitCode?: boolean; explain?: boolean }) => {
     const authz = await createAuthz({ bundle: opts.bundle, transport: 'cli' })
     let output: Record<string, unknown>
     let allowed: boolean
@@ -110,9 +129,16 @@ program
       }
       allowed = r.allow
     }
+    if (opts.explain) {
+      const sources = await reasonSources()
+      const reasons = (output.reasons ?? []) as Array<{ code: string }>
+      output.explain = reasons.map((r) => sources.get(r.code) ?? { code: r.code, rule: '(not in the policy library: a custom rule?)' })
+    }
     process.stdout.write(`${JSON.stringify(output, null, 2)}\n`)
     if (opts.exitCode && !allowed) process.exitCode = 3
   })
+
+registerServerCommands(program)
 
 try {
   await program.parseAsync(process.argv)

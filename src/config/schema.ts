@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from 'zod'
+import { isLoopbackHost } from '../server/auth.ts'
 
 const SHA256_HEX = /^(sha256:)?[0-9a-f]{64}$/
 
@@ -64,12 +65,22 @@ export const configSchema = z.strictObject({
     .default(false)
     .describe('Shadow mode: decide and log but let calls through (globally or for some tools/methods).'),
   limits: z.record(z.string(), z.number().int().positive()).optional().describe('Message limits (see MessageLimits).'),
+  decisionCache: z
+    .strictObject({ max: z.number().int().positive().optional().describe('Most decisions kept. Default 10000.') })
+    .optional()
+    .describe('Decision cache (used only for bundles whose data declares decision_cache: true). Default off.'),
   engine: z
     .strictObject({ initialMemoryPages: z.number().int().min(2).optional(), maximumMemoryPages: z.number().int().max(65536).optional() })
     .optional()
     .describe('WASM memory limits.'),
   server: serverSchema.prefault({}),
 })
+  .check((ctx) => {
+    const { server, devIssuer } = ctx.value
+    if (typeof server?.host !== 'string' || isLoopbackHost(server.host)) return
+    if (!Array.isArray(server.apiKeyHashes) || server.apiKeyHashes.length === 0) ctx.issues.push({ code: 'custom', input: server, path: ['server', 'apiKeyHashes'], message: `required when server.host (${server.host}) is beyond loopback` })
+    if (devIssuer !== undefined || server.devIssuer) ctx.issues.push({ code: 'custom', input: devIssuer, path: ['devIssuer'], message: 'the development issuer is development only: not allowed when server.host is beyond loopback' })
+  })
 
 /** A validated configuration, defaults applied. */
 export type Config = z.output<typeof configSchema>

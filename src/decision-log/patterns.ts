@@ -122,7 +122,7 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   {
     name: 'url_credentials',
     description: 'user:password in any scheme://user:password@host URL (the URL is kept, the credentials replaced)',
-    source: `(?<keep>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://)[^\\s/?#@:"'<>\\\\]*:[^\\s/?#"'<>\\\\]+(?<tail>@)`,
+    source: `(?<keep>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://)[^\\s/?#@:"'<>\\\\[\\]]*:[^\\s/?#"'<>\\\\]+(?<tail>@)`,
   },
   {
     name: 'aws_access_key_id',
@@ -197,7 +197,14 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
 /** Shortest string any built-in pattern can match (`a://:b@`); shorter strings are not scanned. */
 export const MIN_PATTERN_LENGTH = 7
 
-/** The placeholder that replaces a secret of the given kind. */
+/**
+ * The placeholder that replaces a secret of the given kind.
+ *
+ * @example
+ * ```ts
+ * placeholder('jwt') // '[REDACTED:jwt]'
+ * ```
+ */
 export function placeholder(kind: string): string {
   return `[REDACTED:${kind}]`
 }
@@ -270,6 +277,10 @@ export function compileScanner(patterns: readonly SecretPattern[], optionName = 
  * Turns configured custom patterns into {@link SecretPattern}s.
  *
  * @throws {TypeError} naming the option when a pattern is malformed.
+ * @example
+ * ```ts
+ * compileScanner([...SECRET_PATTERNS, ...customPatterns([{ name: 'acme_key', pattern: 'acme_[0-9a-f]{32}' }])])
+ * ```
  */
 export function customPatterns(options: readonly CustomPatternOptions[] | undefined, optionName = 'redaction.customPatterns'): SecretPattern[] {
   if (options === undefined) return []
@@ -350,7 +361,15 @@ const MAYBE_WORDS = new Set([
 ])
 const MAYBE_COMPOUNDS = ['apikey', 'accesstoken', 'secretkey', 'privatekey', 'authtoken', 'password', 'passwd', 'passphrase']
 
-/** Splits `clientSecret`, `CLIENT_SECRET`, `x-api-key`, `OAuthToken` into lower-case words. */
+/**
+ * Splits a key name into lower-case words.
+ *
+ * @example
+ * ```ts
+ * keyWords('OAuthToken') // ['o', 'auth', 'token']
+ * keyWords('x-api-key') // ['x', 'api', 'key']
+ * ```
+ */
 export function keyWords(key: string): string[] {
   return key
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
@@ -372,6 +391,7 @@ export function keyWords(key: string): string[] {
  * ```
  */
 export function classifyKey(key: string, extraSecretKeys: ReadonlySet<string> = EMPTY_SET): KeyClass {
+  if (key.includes('[REDACTED:')) return 'none'
   const words = keyWords(key)
   if (words.length === 0) return 'none'
   const norm = words.join('')
@@ -386,7 +406,14 @@ export function classifyKey(key: string, extraSecretKeys: ReadonlySet<string> = 
 }
 const EMPTY_SET: ReadonlySet<string> = new Set()
 
-/** Normalises a configured key name the way {@link classifyKey} compares them. */
+/**
+ * Normalises a configured key name the way {@link classifyKey} compares them.
+ *
+ * @example
+ * ```ts
+ * normaliseKeyName('X-Hub-Signature') === normaliseKeyName('xHubSignature') // true
+ * ```
+ */
 export function normaliseKeyName(key: string): string {
   return keyWords(key).join('')
 }
@@ -450,7 +477,8 @@ const PATH_LIKE = /^(?:\/|\.{1,2}\/|~\/|[A-Za-z]:\\)/
 
 /**
  * Whether a value under a `maybe` key looks like a generated secret: long, unbroken, mixing at least
- * two of lower case / upper case / digits, random enough, and not a date, URL or file path.
+ * two of lower case / upper case / digits, random enough, and not a date, URL, file path or a name
+ * made of words and numbers (`session:user:12345:profile`).
  *
  * @example
  * ```ts
@@ -464,5 +492,15 @@ export function looksLikeSecretValue(value: string, minLength = 20, threshold = 
   if (ISO_DATE.test(value) || URL_LIKE.test(value) || PATH_LIKE.test(value)) return false
   const classes = (/[a-z]/.test(value) ? 1 : 0) + (/[A-Z]/.test(value) ? 1 : 0) + (/[0-9]/.test(value) ? 1 : 0)
   if (classes < 2) return false
+  if (isStructuredName(value)) return false
   return shannonEntropy(value) >= threshold
+}
+
+/**
+ * `session:user:12345:profile`, `projects/acme/keyRings/ring1`, `cache.v2.users`: names built from
+ * words, numbers and short parts. Generated secrets have long mixed runs between separators.
+ */
+function isStructuredName(value: string): boolean {
+  const parts = value.split(/[/:._@-]+/).filter((p) => p.length > 0)
+  return parts.length >= 2 && parts.every((p) => p.length <= 6 || /^[A-Za-z]+$/.test(p) || /^[0-9]+$/.test(p))
 }

@@ -166,6 +166,11 @@ const maskCache = new WeakMap<readonly MaskRule[], CompiledMask[]>()
  * Resolves labels (defaults, then the given ones; `id` mirrors `instance`).
  *
  * @throws {TypeError} when a label is not a string.
+ * @example
+ * ```ts
+ * resolveLabels({ service: 'notes-mcp', instance: 'pod-7' })
+ * // { service: 'notes-mcp', instance: 'pod-7', version: '0.1.0', id: 'pod-7' }
+ * ```
  */
 export function resolveLabels(labels: RecordLabels | undefined, optionName = 'labels'): Record<string, string> {
   if (labels !== undefined && (typeof labels !== 'object' || labels === null || Array.isArray(labels))) throw new TypeError(`${optionName} must be an object`)
@@ -189,7 +194,17 @@ function nonNegative(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined
 }
 
-/** Creates a record builder with options resolved once; {@link buildDecisionRecord} is the one-shot form. */
+/**
+ * Creates a record builder with options resolved (labels, masks, redactor) once; use it on the hot
+ * path. {@link buildDecisionRecord} is the one-shot form.
+ *
+ * @throws {TypeError} naming the option when options are invalid.
+ * @example
+ * ```ts
+ * const build = createRecordBuilder({ labels: { service: 'notes-mcp' }, masks: ['/input/action/arguments/body'] })
+ * const record = build(event)
+ * ```
+ */
 export function createRecordBuilder(options: RecordOptions = {}): (event: DecisionEvent) => DecisionRecord {
   const labels = resolveLabels(options.labels)
   const bundleName = options.bundleName ?? 'authz'
@@ -238,11 +253,12 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
     timestamp = new Date().toISOString()
   }
   const totalNs = nonNegative(event.metrics?.total_ns) ?? 0
-  const metrics: DecisionRecord['metrics'] = { timer_server_handler_ns: totalNs }
+  const metrics = {} as DecisionRecord['metrics']
   const verifyNs = nonNegative(event.metrics?.verify_ns)
   if (verifyNs !== undefined) metrics.timer_verify_ns = verifyNs
   const evalNs = nonNegative(event.metrics?.eval_ns)
   if (evalNs !== undefined) metrics.timer_rego_query_eval_ns = evalNs
+  metrics.timer_server_handler_ns = totalNs
 
   const input = obj(inputResult.value)
   const action = obj(input?.action)
@@ -251,12 +267,8 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   const result = obj(resultResult.value)
   const reasons = Array.isArray(result?.reasons) ? result.reasons.map((r) => str(obj(r)?.code)).filter((c): c is string => c !== undefined) : []
 
-  const mcp: McpRecordFields = {
-    allow: event.result?.allow === true,
-    reasons,
-    enforcement: event.enforcement === 'shadow' ? 'shadow' : 'enforced',
-    latency_ms: Math.round(totalNs / 1e3) / 1e3,
-  }
+  // Assigned field by field so that the JSON reads in this order and absent facts are absent keys.
+  const mcp = {} as McpRecordFields
   const method = str(action?.method)
   if (method !== undefined) mcp.method = method
   const kind = str(action?.kind)
@@ -284,54 +296,75 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   if (authMethod !== undefined) mcp.auth_method = authMethod
   const tokenId = str(principal?.tokenId)
   if (tokenId !== undefined) mcp.token_id = tokenId
+  mcp.allow = event.result?.allow === true
+  mcp.reasons = reasons
+  mcp.enforcement = event.enforcement === 'shadow' ? 'shadow' : 'enforced'
   if (typeof event.wouldAllow === 'boolean') mcp.would_allow = event.wouldAllow
   if (typeof event.httpStatus === 'number') mcp.http_status = event.httpStatus
   if (event.error !== undefined) mcp.error_code = String(event.error.code)
   const transport = str(event.transport) ?? str(context?.transport)
   if (transport !== undefined) mcp.transport = transport
+  mcp.latency_ms = Math.round(totalNs / 1e3) / 1e3
   if (redactions > 0) mcp.redactions = redactions
   if (truncated > 0) mcp.truncated = true
 
-  const record: DecisionRecord = {
+  const record = {
     decision_id: typeof event.decisionId === 'string' && event.decisionId.length > 0 ? event.decisionId : randomUUID(),
     timestamp,
     path: str(event.path) ?? 'mcp/authz/decision',
-    result: resultResult.value,
-    bundles: { [bundleName]: event.revision !== undefined ? { revision: String(event.revision) } : {} },
-    metrics,
-    labels,
-    mcp,
-  }
+  } as DecisionRecord
   if (inputResult.value !== undefined) record.input = inputResult.value
+  record.result = resultResult.value
+  record.bundles = { [bundleName]: event.revision !== undefined ? { revision: String(event.revision) } : {} }
+  record.metrics = metrics
+  record.labels = labels
   if (erased.length > 0) record.erased = erased
   if (maskedPaths.length > 0) record.masked = maskedPaths
   if (event.error !== undefined) record.error = { code: String(event.error.code), message: String(errorResult?.value ?? '') }
+  record.mcp = mcp
   return record
+}
+
+/** Reads a field of a possibly hostile event, `undefined` when reading throws. */
+function safe<T>(read: () => T): T | undefined {
+  try {
+    return read()
+  } catch {
+    return undefined
+  }
 }
 
 /**
  * The smallest safe record, for when building the real one failed: ids, outcome and error code,
- * no input (listed as erased).
+ * no input or reasons (listed as erased). Never throws.
+ *
+ * @example
+ * ```ts
+ * fallbackRecord(event, resolveLabels(undefined)).erased // ['/input', '/result/reasons']
+ * ```
  */
 export function fallbackRecord(event: DecisionEvent, labels: Record<string, string>, bundleName = 'authz'): DecisionRecord {
-  let timestamp: string
-  try {
-    timestamp = event.timestamp.toISOString()
-  } catch {
-    timestamp = new Date().toISOString()
-  }
-  const allow = event.result?.allow === true
+  const timestamp = safe(() => event.timestamp.toISOString()) ?? new Date().toISOString()
+  const decisionId = safe(() => event.decisionId)
+  const allow = safe(() => event.result.allow) === true
+  const revision = safe(() => event.revision)
+  const path = safe(() => event.path)
+  const shadow = safe(() => event.enforcement) === 'shadow'
+  const errorCode = safe(() => event.error?.code)
   const record: DecisionRecord = {
-    decision_id: typeof event.decisionId === 'string' && event.decisionId.length > 0 ? event.decisionId : randomUUID(),
+    decision_id: typeof decisionId === 'string' && decisionId.length > 0 ? decisionId : randomUUID(),
     timestamp,
-    path: typeof event.path === 'string' ? event.path : 'mcp/authz/decision',
+    path: typeof path === 'string' ? path : 'mcp/authz/decision',
     result: { allow },
-    bundles: { [bundleName]: typeof event.revision === 'string' ? { revision: event.revision } : {} },
-    metrics: { timer_server_handler_ns: nonNegative(event.metrics?.total_ns) ?? 0 },
+    bundles: { [bundleName]: typeof revision === 'string' ? { revision } : {} },
+    metrics: { timer_server_handler_ns: nonNegative(safe(() => event.metrics.total_ns)) ?? 0 },
     labels,
     erased: ['/input', '/result/reasons'],
-    mcp: { allow, reasons: [], enforcement: event.enforcement === 'shadow' ? 'shadow' : 'enforced', latency_ms: 0, truncated: true },
+    mcp: { allow, reasons: [], enforcement: shadow ? 'shadow' : 'enforced', latency_ms: 0, truncated: true },
   }
-  if (event.error !== undefined && typeof event.error.code === 'string') record.error = { code: event.error.code, message: '[UNREADABLE]' }
+  if (typeof errorCode === 'string') {
+    record.error = { code: errorCode, message: '[UNREADABLE]' }
+    record.mcp.error_code = errorCode
+  }
   return record
 }

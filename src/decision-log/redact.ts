@@ -199,18 +199,18 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
     if (s.masked.length < maxPaths) s.masked.push(pointer(s))
   }
 
-  /** Cuts a string to the length and total budgets. */
-  function bound(s: State, text: string): string {
+  /** Cuts a string to the length and total budgets; `undefined` when nothing of it fits. */
+  function bound(s: State, text: string): { text: string; cut: boolean } | undefined {
     let limit = Math.min(maxStringLength, maxTotal - s.chars)
     if (text.length <= limit) {
       s.chars += text.length
-      return text
+      return { text, cut: false }
     }
     s.truncated++
-    if (limit <= 0) return TRUNCATED
-    if (limit < text.length && /[\ud800-\udbff]/.test(text.charAt(limit - 1))) limit--
+    if (limit <= 0) return undefined
+    if (/[\ud800-\udbff]/.test(text.charAt(limit - 1))) limit--
     s.chars += limit
-    return `${text.slice(0, limit)}…${TRUNCATED}`
+    return { text: text.slice(0, limit), cut: true }
   }
 
   function scanString(s: State, text: string, key: KeyInfo): string {
@@ -220,20 +220,24 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       return placeholder(key.aws && /^[A-Za-z0-9/+]{40}$/.test(text) ? 'aws_secret_access_key' : 'secret_field')
     }
     const bounded = bound(s, text)
-    if (bounded.length >= scanner.minLength) {
-      const found = scanner.scan(bounded)
+    if (bounded === undefined) return TRUNCATED
+    let out = bounded.text
+    let changed = false
+    if (out.length >= scanner.minLength) {
+      const found = scanner.scan(out)
       if (found.count > 0) {
         s.redacted += found.count
         noteMasked(s)
-        return found.text
+        out = found.text
+        changed = true
       }
     }
-    if (key.cls === 'maybe' && entropy !== undefined && looksLikeSecretValue(bounded, entropy.minLength, entropy.threshold)) {
+    if (!changed && key.cls === 'maybe' && entropy !== undefined && !out.startsWith('[REDACTED:') && looksLikeSecretValue(out, entropy.minLength, entropy.threshold)) {
       s.redacted++
       noteMasked(s)
-      return placeholder('high_entropy')
+      out = placeholder('high_entropy')
     }
-    return bounded
+    return bounded.cut ? `${out}…${TRUNCATED}` : out
   }
 
   function scanKey(s: State, key: string): string {

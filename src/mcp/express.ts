@@ -26,8 +26,9 @@ export function mcpAuthzExpress(options: McpHttpOptions): (req: IncomingMessage 
       const pathname = new URL(req.url ?? '/', 'http://localhost').pathname
       if (serveMetadata(guard, req, res, pathname)) return
       if (pathname !== guard.path) return next()
-      // express.json() leaves `{}` when it did not parse; only a parsed object counts as a body.
-      const parsed = req.body !== undefined && (req as { _body?: boolean })._body === true ? req.body : undefined
+      // A body parser before us (express.json()) consumed the stream: use what it parsed.
+      const consumed = req.readableEnded || (req as { _body?: boolean })._body === true
+      const parsed = consumed && req.body !== undefined ? req.body : undefined
       const verdict = await guardNodeRequest(guard, req, res, max, parsed)
       if (verdict === undefined) return
       req.body = verdict.message

@@ -16,6 +16,7 @@ import type { Authz, DecisionResult } from '../authz.ts'
 import { bearerChallenge } from '../enforce/challenge.ts'
 import { protectedResourceMetadata, protectedResourceMetadataPaths, type ProtectedResourceMetadata } from '../enforce/metadata.ts'
 import type { Principal } from '../verify/principal.ts'
+import { registeredToolAnnotations } from './protect.ts'
 
 /** Name of the response header carrying the decision id. */
 export const DECISION_ID_HEADER = 'mcp-authz-decision-id'
@@ -34,8 +35,14 @@ export interface McpHttpOptions {
   rootMetadata?: boolean
   /** Path of the MCP endpoint. Default: the path of the bundle's resource URI. */
   path?: string
-  /** Annotations of a tool by name (e.g. {@link toolAnnotationsOf} a protected `McpServer`), for the policy. Default: none. */
+  /** Annotations of a tool by name, for the policy. Default: those of the server `protect(server, authz)` was called with. */
   toolAnnotations?: (name: string) => Record<string, unknown> | undefined
+  /**
+   * Principal of requests that carry no `Authorization` header at all, instead of a 401. For local
+   * development and test suites that cannot send credentials (e.g. the MCP conformance suite);
+   * never in production. Default: none (401).
+   */
+  dangerouslyAllowAnonymous?: Principal
   /** Bind sessions to the principal that opened them. Default `true` (a bounded in-memory map). */
   sessionBinding?: boolean | SessionBindings
 }
@@ -211,14 +218,19 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
       message = { jsonrpc: '2.0', method: method === 'DELETE' ? SESSION_END_METHOD : STREAM_OPEN_METHOD }
     }
     let annotations: Record<string, unknown> | undefined
-    if (options.toolAnnotations !== undefined && method === 'POST') {
+    const toolAnnotations = options.toolAnnotations ?? registeredToolAnnotations(authz)
+    if (toolAnnotations !== undefined && method === 'POST') {
       const parsed = parseOnce(message)
       message = parsed
       const p = (parsed as { method?: unknown; params?: { name?: unknown } } | undefined)
-      if (p?.method === 'tools/call' && typeof p.params?.name === 'string') annotations = options.toolAnnotations(p.params.name)
+      if (p?.method === 'tools/call' && typeof p.params?.name === 'string') annotations = toolAnnotations(p.params.name)
     }
-    const result = await authz.check(token, message, { transport: 'http', ...(annotations ? { annotations } : {}), ...(facts.signal ? { signal: facts.signal } : {}) })
-    if (!result.allow || result.principal === undefined || token === undefined) return refusal(result)
+    const context = { transport: 'http', ...(annotations ? { annotations } : {}) }
+    const anonymous = token === undefined ? options.dangerouslyAllowAnonymous : undefined
+    const result = anonymous !== undefined
+      ? { ...authz.decide(anonymous, message, context), principal: anonymous }
+      : await authz.check(token, message, { ...context, ...(facts.signal ? { signal: facts.signal } : {}) })
+    if (!result.allow || result.principal === undefined) return refusal(result)
     const principal = result.principal
     const sessionId = header(facts.headers, 'mcp-session-id')
     if (sessions !== undefined && sessionId !== undefined) {
@@ -228,7 +240,7 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
     }
     return {
       pass: true,
-      authInfo: authInfoFor(token, principal, authz.resource, result.decisionId, result.requestId),
+      authInfo: authInfoFor(token ?? '', principal, authz.resource, result.decisionId, result.requestId),
       message: method === 'POST' ? (result.message ?? message) : undefined,
       principal,
       decisionId: result.decisionId,

@@ -60,9 +60,11 @@ export function captureSession(res: ServerResponse, verdict: HttpPass): void {
 /** Guards one request already routed to the MCP path; resolves to the verdict after answering refusals. */
 export async function guardNodeRequest(guard: McpHttpGuard, req: IncomingMessage, res: ServerResponse, maxBodyBytes: number, parsedBody?: unknown): Promise<HttpPass | undefined> {
   let body: unknown = parsedBody
-  if (body === undefined && req.method === 'POST') {
+  if (req.method === 'POST') {
     try {
-      body = await readBody(req, maxBodyBytes)
+      // A body parsed upstream is held to the same bound, by its declared length.
+      if (body !== undefined && Number(req.headers['content-length']) > maxBodyBytes) throw new BodyTooLarge()
+      body ??= await readBody(req, maxBodyBytes)
     } catch (err) {
       const status = err instanceof BodyTooLarge ? 413 : 400
       sendAnswer(res, { pass: false, status, headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: status === 413 ? 'Parse error: request body too large' : 'Parse error: unreadable body' } }) })

@@ -6,9 +6,9 @@
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { schemaProblems } from '../schemas.ts'
@@ -36,6 +36,10 @@ export interface BuildOptions {
   opa?: string
   /** Time limit for `opa build` in ms. Default 120000. */
   timeoutMs?: number
+  /** PEM private key to sign the bundle with (`opa build --signing-key`: writes `.signatures.json`). Default: unsigned. */
+  signingKey?: string
+  /** Signing algorithm (`opa build --signing-alg`), e.g. `RS256`, `ES256`. Default `RS256`. */
+  signingAlg?: string
 }
 
 async function regoFiles(path: string): Promise<string[]> {
@@ -80,11 +84,25 @@ export async function buildBundle(options: BuildOptions): Promise<{ revision: st
     const out = resolve(options.out)
     await mkdir(dirname(out), { recursive: true })
     const opa = options.opa ?? process.env.MCP_AUTHZ_OPA ?? 'opa'
-    const args = ['build', '-t', 'wasm', '-e', ENTRYPOINTS.decision, '-e', ENTRYPOINTS.visible, '--ignore', '*_test.rego', '--revision', revision, '-o', out, library, ...include, stage]
+    const args = ['build', '-t', 'wasm', '-e', ENTRYPOINTS.decision, '-e', ENTRYPOINTS.visible, '--ignore', '*_test.rego', '--revision', revision, '-o', out]
+    if (options.signingKey === undefined) {
+      args.push(library, ...include, stage)
+    } else {
+      // Signing needs bundle mode, which wants one root: copy the Rego into the staging folder.
+      const sources = [library, ...include]
+      for (const [i, dir] of sources.entries()) {
+        for (const f of await regoFiles(dir)) {
+          const target = join(stage, `src${i}`, f === dir ? basename(f) : f.slice(dir.length))
+          await mkdir(dirname(target), { recursive: true })
+          await copyFile(f, target)
+        }
+      }
+      args.push('--bundle', '--signing-key', resolve(options.signingKey), '--signing-alg', options.signingAlg ?? 'RS256', stage)
+    }
     try {
       await run(opa, args, { timeout: options.timeoutMs ?? 120_000, maxBuffer: 4 * 1024 * 1024 })
     } catch (cause) {
-      const stderr = (cause as { stderr?: string }).stderr?.trim()
+      const stderr = ((cause as { stderr?: string }).stderr?.trim() || (cause as { stdout?: string }).stdout?.trim())
       const missing = (cause as { code?: string }).code === 'ENOENT'
       throw new PolicyError('ERR_OPA_BUILD', missing ? `opa CLI not found (${opa}); run npm run setup or set MCP_AUTHZ_OPA` : `opa build failed${stderr ? `:\n${stderr}` : ''}`, { cause })
     }

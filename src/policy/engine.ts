@@ -15,6 +15,33 @@ import { PolicyError } from './errors.ts'
 
 const encoder = new TextEncoder()
 
+/** A growable ArrayBuffer (ES2024; typed here because the project's lib is ES2023). */
+interface ResizableArrayBuffer extends ArrayBuffer {
+  resize(byteLength: number): void
+  readonly maxByteLength: number
+}
+const ResizableArrayBufferCtor = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ResizableArrayBuffer
+
+/**
+ * One reusable input buffer: the input is serialised to a string, encoded in place and handed to
+ * opa-wasm as an ArrayBuffer of the exact length (its pre-serialised input path), so no
+ * per-decision `TextEncoder` or buffer is allocated. opa-wasm copies the bytes into WASM memory
+ * synchronously, so reusing the buffer across evaluations is safe.
+ */
+class InputBuffer {
+  #buffer = new ResizableArrayBufferCtor(0, { maxByteLength: 1 << 20 })
+  #view = new Uint8Array(this.#buffer)
+
+  encode(text: string): ArrayBuffer {
+    const worst = text.length * 3
+    if (worst > this.#buffer.maxByteLength) return encoder.encode(text).buffer as ArrayBuffer
+    this.#buffer.resize(worst)
+    const { written } = encoder.encodeInto(text, this.#view)
+    this.#buffer.resize(written)
+    return this.#buffer
+  }
+}
+
 /** The entrypoints every bundle must export (`opa build -e`). */
 export const ENTRYPOINTS = { decision: 'mcp/authz/decision', visible: 'mcp/authz/visible' } as const
 
@@ -100,6 +127,7 @@ function toDecision(resultSet: unknown): Decision {
  */
 export class PolicyEngine {
   #active: ActiveBundle | undefined
+  readonly #input = new InputBuffer()
   readonly #options: Required<Omit<EngineOptions, 'bundleLimits'>> & { bundleLimits: BundleLimits }
 
   constructor(options: EngineOptions = {}) {
@@ -183,7 +211,7 @@ export class PolicyEngine {
 
   #evaluateOn(active: ActiveBundle, input: PolicyInput | string): Decision {
     try {
-      return toDecision(active.policy.evaluate(typeof input === 'string' ? encoder.encode(input).buffer : input, active.entrypoints.decision))
+      return toDecision(active.policy.evaluate(this.#input.encode(typeof input === 'string' ? input : JSON.stringify(input)), active.entrypoints.decision))
     } catch (err) {
       return policyErrorDecision(`evaluation failed: ${err instanceof Error ? err.message : String(err)}`)
     }
@@ -199,7 +227,7 @@ export class PolicyEngine {
     if (active === undefined) throw new PolicyError('ERR_NO_BUNDLE', 'no policy bundle is loaded')
     let rs: unknown
     try {
-      rs = active.policy.evaluate(input, active.entrypoints.visible)
+      rs = active.policy.evaluate(this.#input.encode(JSON.stringify(input)), active.entrypoints.visible)
     } catch (cause) {
       throw new PolicyError('ERR_POLICY_EVAL', 'visible evaluation failed', { cause })
     }

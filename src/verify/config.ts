@@ -288,6 +288,15 @@ function optStringArray(value: unknown, option: string): string[] {
   return [...value] as string[]
 }
 
+/** RFC 6749 § 3.3 scope-token. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+function scopeArray(value: unknown, option: string): string[] {
+  const scopes = optStringArray(value, option)
+  for (const s of scopes) if (!SCOPE_TOKEN.test(s)) fail(option, `contains ${JSON.stringify(s)}, not an RFC 6749 scope token`)
+  return scopes
+}
+
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
 
 function endpointUrl(value: unknown, option: string, allowInsecure: boolean): URL {
@@ -434,7 +443,7 @@ function resolveApiKeys(raw: unknown): ResolvedApiKeys {
       id,
       subject: reqString(entry.subject, `${kat}.subject`),
       clientId: optString(entry.clientId, `${kat}.clientId`),
-      scopes: optStringArray(entry.scopes, `${kat}.scopes`),
+      scopes: scopeArray(entry.scopes, `${kat}.scopes`),
       tenant: optString(entry.tenant, `${kat}.tenant`),
       claims: (entry.claims as Record<string, unknown> | undefined) ?? {},
     }
@@ -468,9 +477,6 @@ export function resolveVerifierConfig(config: VerifierConfig, overrides: Verifie
   }
   const introspection = config.introspection === undefined ? undefined : resolveIntrospection(config.introspection, allowInsecure)
   const apiKeys = config.apiKeys === undefined ? undefined : resolveApiKeys(config.apiKeys)
-  if (introspection?.issuer !== undefined && seen.has(introspection.issuer)) {
-    fail('introspection.issuer', 'is also a JWT issuer; its JWTs are verified locally, so configure one or the other')
-  }
 
   let audience: string | undefined
   if (config.audience !== undefined) {

@@ -71,13 +71,16 @@ export interface TokenVerifier {
 /** RFC 6750 § 2.1 `b64token`. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 
-/** The unverified `iss` of a compact JWS, used only to pick a configuration. */
-function peekIssuer(token: string): string | undefined {
+/**
+ * The unverified `iss` of a compact JWS, used only to pick a configuration: `null` when the
+ * token does not decode as a JWT at all, `undefined` when it has no string `iss`.
+ */
+function peekIssuer(token: string): string | undefined | null {
   try {
     const { iss } = decodeJwt(token)
     return typeof iss === 'string' ? iss : undefined
   } catch {
-    return undefined
+    return null
   }
 }
 
@@ -129,9 +132,8 @@ export function createTokenVerifier(config: VerifierConfig, overrides: VerifierO
     const memoized = memo.get(key)
     if (memoized !== undefined) return memoized
 
-    const jws = isCompactJws(token)
-    const iss = jws ? peekIssuer(token) : undefined
-    if (iss !== undefined) {
+    const iss = isCompactJws(token) ? peekIssuer(token) : null
+    if (typeof iss === 'string') {
       const jwt = jwtByIssuer.get(iss)
       if (jwt !== undefined) {
         const { principal, validUntil } = await jwt.verify(token, signal)
@@ -143,7 +145,7 @@ export function createTokenVerifier(config: VerifierConfig, overrides: VerifierO
       }
     }
     if (introspection !== undefined) return introspection.verify(token, signal)
-    if (jws) throw new TokenVerificationError('ERR_ISSUER_UNKNOWN', 'the token names no configured issuer')
+    if (iss === undefined) throw new TokenVerificationError('ERR_ISSUER_UNKNOWN', 'the JWT names no issuer')
     throw new TokenVerificationError('ERR_TOKEN_MALFORMED', 'no configured verifier accepts this kind of credential')
   }
 

@@ -155,6 +155,8 @@ export function normalizePrincipal(claims: Record<string, unknown>, options: Nor
 
   const copied: Record<string, unknown> = {}
   for (const name of options.claimAllowlist ?? []) {
+    // `__proto__` would set the prototype of `copied` instead of copying a claim.
+    if (name === '__proto__') continue
     if (Object.hasOwn(claims, name) && claims[name] !== undefined) copied[name] = structuredClone(claims[name])
   }
 

@@ -47,6 +47,9 @@ export function staticPrincipal(config: StaticPrincipalConfig): Principal {
   if (scopes !== undefined && typeof scopes !== 'string' && !(Array.isArray(scopes) && scopes.every((s) => typeof s === 'string'))) {
     throw new TypeError('"scopes" must be a string or an array of strings')
   }
+  if (Array.isArray(scopes) && scopes.some((s) => !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))) {
+    throw new TypeError('"scopes" entries must be RFC 6749 scope tokens (no spaces)')
+  }
   const extra = config.claims ?? {}
   const claims: Record<string, unknown> = {
     ...extra,

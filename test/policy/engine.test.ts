@@ -104,7 +104,7 @@ describe('policy engine: loading and atomic reload', () => {
 
   test('WASM memory stays flat across 100k decisions', async () => {
     const authz = await createAuthz({ bundle: await buildTestBundle(testData) })
-    const policy = authz.bundle.policy as unknown as { mem: WebAssembly.Memory }
+    const policy = authz.bundle.policy as unknown as { mem: { buffer: ArrayBuffer } }
     for (let i = 0; i < 1000; i++) authz.decide(alice, readCall)
     const before = policy.mem.buffer.byteLength
     for (let i = 0; i < 100_000; i++) authz.decide({ ...alice, tokenId: `t${i}` }, { ...readCall, id: i })

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { createAuthz, type DecisionEvent } from '../../src/authz.ts'
+import { DecisionCache } from '../../src/policy/decision-cache.ts'
+import type { Decision } from '../../src/policy/decision.ts'
+import type { Principal } from '../../src/verify/principal.ts'
+import { buildTestBundle, testData } from '../helpers/bundle.ts'
+
+const cacheable = { mcp_authz: { ...testData.mcp_authz, decision_cache: true } }
+const alice: Principal = {
+  subject: 'alice',
+  clientId: 'notes-app',
+  issuer: 'https://as.example.com',
+  tenant: 'acme',
+  audience: ['https://mcp.example.com/mcp'],
+  scopes: ['notes:read'],
+  authMethod: 'jwt',
+  tokenId: 't1',
+  expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  claims: {},
+}
+const readCall = (id = 1) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'notes_read' } })
+
+/** An engine that counts evaluations (each decision event records eval_ns; cache hits skip the engine, so we count on the engine). */
+async function counted(data: unknown, revision = 'c1', max?: number) {
+  const events: DecisionEvent[] = []
+  const authz = await createAuthz({ bundle: await buildTestBundle(data, { revision }), decisionCache: max === undefined ? {} : { max }, onDecision: (e) => events.push(e) })
+  // Count real evaluations by spying on the active bundle's WASM policy.
+  let evaluations = 0
+  const spy = () => {
+    const policy = authz.bundle.policy
+    const original = policy.evaluate.bind(policy)
+    policy.evaluate = ((input: unknown, entrypoint?: number | string) => {
+      evaluations++
+      return original(input, entrypoint)
+    }) as typeof policy.evaluate
+  }
+  spy()
+  return { authz, events, evaluations: () => evaluations, spy }
+}
+
+describe('decision cache', () => {
+  test('a repeated call is served from the cache, with a fresh decision id and its own decision event', async () => {
+    const { authz, events, evaluations } = await counted(cacheable)
+    const a = authz.decide(alice, readCall(1))
+    const b = authz.decide(alice, readCall(2))
+    assert.equal(a.allow, true)
+    assert.equal(b.allow, true)
+    assert.equal(evaluations(), 1)
+    assert.notEqual(a.decisionId, b.decisionId)
+    assert.equal(events.length, 2)
+    assert.equal(events[1]?.decisionId, b.decisionId)
+    assert.deepEqual(events[1]?.result, events[0]?.result)
+  })
+
+  test('a denial is cached too, and keeps its reasons and required scopes', async () => {
+    const { authz, evaluations } = await counted(cacheable)
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_write', arguments: { title: 'x' } } }
+    const a = authz.decide(alice, call)
+    const b = authz.decide(alice, { ...call, id: 2 })
+    assert.equal(evaluations(), 1)
+    assert.equal(b.status, 403)
+    assert.deepEqual(b.requiredScopes, ['notes:write'])
+    assert.deepEqual(b.reasons, a.reasons)
+  })
+
+  test('any change of principal or action is a miss', async () => {
+    const { authz, evaluations } = await counted(cacheable)
+    authz.decide(alice, readCall())
+    const variants: Array<[Principal, unknown]> = [
+      [{ ...alice, scopes: [] }, readCall()],
+      [{ ...alice, tokenId: 't2' }, readCall()],
+      [{ ...alice, subject: 'bob' }, readCall()],
+      [{ ...alice, clientId: 'other' }, readCall()],
+      [{ ...alice, issuer: 'https://other.example.com' }, readCall()],
+      [{ ...alice, tenant: 'globex' }, readCall()],
+      [{ ...alice, audience: [] }, readCall()],
+      [{ ...alice, authMethod: 'api_key' }, readCall()],
+      [{ ...alice, claims: { roles: ['admin'] } }, readCall()],
+      [alice, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_delete' } }],
+      [alice, { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'notes://a' } }],
+      [alice, { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'notes://private/a' } }],
+      [alice, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read', _meta: { progressToken: 1 } } }],
+    ]
+    for (const [p, m] of variants) authz.decide(p, m)
+    assert.equal(evaluations(), 1 + variants.length)
+    // Annotations and arguments that reach the policy are part of the key.
+    const before = evaluations()
+    const unlisted = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'unlisted' } }
+    assert.equal(authz.decide(alice, unlisted).allow, false)
+    assert.equal(authz.decide(alice, unlisted, { annotations: { readOnlyHint: true } }).allow, true)
+    const write = (title: string) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_write', arguments: { title } } })
+    const writer = { ...alice, scopes: ['notes:read', 'notes:write'] }
+    assert.equal(authz.decide(writer, write('short')).allow, true)
+    assert.equal(authz.decide(writer, write('far too long a title')).allow, false)
+    assert.equal(evaluations(), before + 4)
+  })
+
+  test('arguments of tools without argument rules do not reach the policy, so they do not split the cache', async () => {
+    const { authz, evaluations } = await counted(cacheable)
+    authz.decide(alice, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read', arguments: { q: 'a' } } })
+    authz.decide(alice, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'notes_read', arguments: { q: 'b' } } })
+    assert.equal(evaluations(), 1)
+  })
+
+  test('a reload invalidates every cached decision', async () => {
+    const { authz, evaluations, spy } = await counted(cacheable, 'r1')
+    assert.equal(authz.decide(alice, readCall()).allow, true)
+    const stricter = { mcp_authz: { ...cacheable.mcp_authz, tools: { ...cacheable.mcp_authz.tools, notes_read: { scopes: ['notes:admin'] } } } }
+    await authz.load(await buildTestBundle(stricter, { revision: 'r2' }))
+    spy()
+    const r = authz.decide(alice, readCall())
+    assert.equal(r.allow, false)
+    assert.equal(r.revision, 'r2')
+    assert.deepEqual(r.requiredScopes, ['notes:admin'])
+    assert.equal(evaluations(), 2)
+  })
+
+  test('a decision is never served past the principal expiry', () => {
+    let now = 1_000_000
+    const cache = new DecisionCache({ max: 10 }, () => now)
+    const decision: Decision = { allow: true, reasons: [], required_scopes: [] }
+    const p: Principal = { ...alice, expiresAt: 1_010 }
+    const key = cache.key('r', p, { method: 'tools/call', kind: 'tool', name: 'notes_read' }, 'http')
+    cache.set(key, decision, p)
+    assert.equal(cache.get(key)?.allow, true)
+    now = 1_010_000
+    assert.equal(cache.get(key), undefined)
+    // An already expired principal is never stored.
+    cache.set(key, decision, p)
+    assert.equal(cache.size, 0)
+  })
+
+  test('an expired principal is evaluated again through createAuthz', async () => {
+    const { authz, evaluations } = await counted(cacheable)
+    const expired = { ...alice, expiresAt: Math.floor(Date.now() / 1000) - 1 }
+    authz.decide(expired, readCall())
+    authz.decide(expired, readCall())
+    assert.equal(evaluations(), 2)
+  })
+
+  test('the LRU is bounded', async () => {
+    const { authz, evaluations } = await counted(cacheable, 'lru', 1)
+    authz.decide(alice, readCall())
+    authz.decide({ ...alice, tokenId: 'other' }, readCall())
+    authz.decide(alice, readCall())
+    assert.equal(evaluations(), 3)
+  })
+
+  test('disabled unless the bundle declares decision_cache: true', async () => {
+    const { authz, evaluations } = await counted(testData)
+    authz.decide(alice, readCall())
+    authz.decide(alice, readCall())
+    assert.equal(evaluations(), 2)
+  })
+
+  test('disabled unless the config asks for it', async () => {
+    const authz = await createAuthz({ bundle: await buildTestBundle(cacheable, { revision: 'c1' }) })
+    let evaluations = 0
+    const policy = authz.bundle.policy
+    const original = policy.evaluate.bind(policy)
+    policy.evaluate = ((input: unknown, entrypoint?: number | string) => {
+      evaluations++
+      return original(input, entrypoint)
+    }) as typeof policy.evaluate
+    authz.decide(alice, readCall())
+    authz.decide(alice, readCall())
+    assert.equal(evaluations, 2)
+  })
+
+  test('bad options fail fast with a TypeError naming the option', async () => {
+    const bundle = await buildTestBundle(cacheable, { revision: 'c1' })
+    await assert.rejects(createAuthz({ bundle, decisionCache: { max: 0 } }), (e: unknown) => e instanceof TypeError && /decisionCache\.max/.test(e.message))
+    await assert.rejects(createAuthz({ bundle, decisionCache: null as never }), (e: unknown) => e instanceof TypeError && /decisionCache/.test(e.message))
+  })
+})
