@@ -24,10 +24,10 @@ mcp-authz decision endpoint — http://127.0.0.1:$PORT  (config: $CONFIG; dev is
 Tokens (valid 1 h) minted with: node src/cli/main.ts token --sub alice --scope "notes:read notes:write"  /  --sub bob --scope notes:read
 
 # allow: alice (notes:write) writes a note
-curl -s -X POST http://127.0.0.1:$PORT/v1/decide -H 'content-type: application/json' -d '$(call "$WRITER" notes_write '{"title":"hello"}')'
+curl -s -w '\\n' -X POST http://127.0.0.1:$PORT/v1/decide -H 'content-type: application/json' -d '$(call "$WRITER" notes_write '{"title":"hello"}')'
 
 # 403 step-up: bob (notes:read only) tries the same call -> status 403, required_scopes, www_authenticate
-curl -s -X POST http://127.0.0.1:$PORT/v1/decide -H 'content-type: application/json' -d '$(call "$READER" notes_write '{"title":"hello"}')'
+curl -s -w '\\n' -X POST http://127.0.0.1:$PORT/v1/decide -H 'content-type: application/json' -d '$(call "$READER" notes_write '{"title":"hello"}')'
 
 # readiness / metrics
 curl -s http://127.0.0.1:$PORT/ready ; curl -s http://127.0.0.1:$PORT/metrics | grep mcp_authz_decisions

@@ -118,12 +118,13 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v
 }
 
-/** The bearer token of an `Authorization` header; `undefined` when there is none. */
+/**
+ * The bearer token of an `Authorization` header, as sent (the verifier judges its syntax);
+ * `undefined` when there is no header or it is of another scheme (no bearer credential, RFC 6750 § 3.1).
+ */
 export function bearerToken(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined
-  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization)
-  // A header of another scheme, or a malformed one, is a credential that cannot be valid.
-  return m ? m[1] : authorization === '' ? undefined : '\u0000invalid'
+  const m = /^\s*Bearer(?:\s+(.*?))?\s*$/i.exec(authorization ?? '')
+  return m ? (m[1] ?? '') : undefined
 }
 
 function oauthAnswer(status: number, decisionId: string | undefined, wwwAuthenticate: string | undefined, error: string, description: string): HttpAnswer {

@@ -42,7 +42,7 @@ export async function ensureDevIssuer(dir: string = DEV_ISSUER_DIR): Promise<Dev
     // First use: create the keys below.
   }
   await mkdir(dir, { recursive: true })
-  await writeFile(join(dir, '..', '.gitignore'), '# mcp-authz development files: never commit\n*\n').catch(() => undefined)
+  await writeFile(join(dir, '.gitignore'), '# mcp-authz development keys: never commit\n*\n')
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true })
   const kid = `dev-${randomUUID().slice(0, 8)}`
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' }

@@ -160,5 +160,17 @@ describe('notes server over Streamable HTTP with oidc-provider tokens', () => {
     assert.equal(getRes.status, 404)
     const anonymous = await fetch(notes.url, { method: 'DELETE', headers: { 'mcp-session-id': sessionId } })
     assert.equal(anonymous.status, 401)
+    // The session still works for its owner.
+    assert.ok((await owner.listTools()).tools.length > 0)
+  })
+
+  it('no decision event ever holds an access token', async () => {
+    const token = await as.token('writer', { resource, scope: 'notes:read' })
+    const res = await fetch(notes.url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }) })
+    assert.equal(res.status, 200)
+    await res.body?.cancel()
+    const logged = JSON.stringify(events)
+    assert.equal(logged.includes(token), false)
+    assert.equal(logged.includes(token.split('.')[2] ?? '-'), false, 'not even the signature')
   })
 })

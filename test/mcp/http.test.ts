@@ -100,6 +100,12 @@ describe('RFC 9728 metadata', () => {
     })
   }
 
+  it('node: a token in a form body is never read (401 as without a token)', async () => {
+    const res = await fetch(`${bases.node}/mcp`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'access_token=reader-token' })
+    assert.equal(res.status, 401)
+    assert.doesNotMatch(res.headers.get('www-authenticate') ?? '', /error=/)
+  })
+
   it('node: also at the root when configured', async () => {
     const res = await fetch(`${bases.node}/.well-known/oauth-protected-resource`)
     assert.equal(res.status, 200)
@@ -107,11 +113,12 @@ describe('RFC 9728 metadata', () => {
 })
 
 describe('bearerToken()', () => {
-  it('reads the Authorization header only; other schemes count as an invalid credential', () => {
+  it('reads the Bearer scheme of the Authorization header; another scheme is no bearer credential', () => {
     assert.equal(bearerToken('Bearer abc.def'), 'abc.def')
     assert.equal(bearerToken('bearer abc'), 'abc')
+    assert.equal(bearerToken('Bearer'), '')
     assert.equal(bearerToken(undefined), undefined)
-    assert.notEqual(bearerToken('Basic dXNlcjpwYXNz'), undefined)
+    assert.equal(bearerToken('Basic dXNlcjpwYXNz'), undefined)
   })
 })
 
