@@ -50,7 +50,7 @@ export function svg(r: SuiteResult): string {
   const rowH = 26
   const top = 40
   const height = top + rows.length * rowH + 40
-  const width = label + plot + 30
+  const width = label + plot + 140
   const min = 10 // ns
   const max = Math.max(1e4, ...rows.map((s) => s.p99_ns ?? 0)) * 1.5
   const x = (ns: number) => (Math.log10(Math.max(ns, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min)) * plot

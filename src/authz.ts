@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import type { Action } from './action/action.ts'
 import type { DecisionEvent } from './decision-log/record.ts'
 import { classifyMessage } from './action/classify.ts'
-import type { JsonRpcError } from './action/errors.ts'
+import { MESSAGE_INVALID, type JsonRpcError } from './action/errors.ts'
 import { resolveLimits, type MessageLimits } from './action/limits.ts'
 import { bearerChallenge, protectedResourceMetadataUrl } from './enforce/challenge.ts'
 import { decisionOutcome, unauthorizedOutcome } from './enforce/outcome.ts'
@@ -299,6 +299,21 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
           wouldAllow: false,
           revision: bundle.revision,
         }
+        // Refused before any policy input existed, but the client holds this decision id: record it.
+        emit({
+          decisionId,
+          timestamp: new Date(),
+          path: DECISION_PATH,
+          input: undefined,
+          result: { allow: false, reasons: [], required_scopes: [] },
+          revision: bundle.revision,
+          metrics: { ...(context.verifyNs !== undefined ? { verify_ns: context.verifyNs } : {}), total_ns: Math.round((performance.now() - started) * 1e6) + (context.verifyNs ?? 0) },
+          enforcement: 'enforced',
+          wouldAllow: false,
+          httpStatus: 400,
+          error: { code: MESSAGE_INVALID, message: classified.error.message },
+          transport: context.transport ?? defaultTransport,
+        })
         return result
       }
       const { action } = classified

@@ -1,6 +1,7 @@
 /**
  * JSON-RPC 2.0 errors for messages that cannot be classified. Such messages get an error response,
- * never a policy decision.
+ * never a policy decision (the refusal is still recorded in the decision log, `error.code`
+ * {@link MESSAGE_INVALID}).
  *
  * @module
  */
@@ -18,6 +19,9 @@ export const JsonRpcErrorCode = {
   /** The call was denied by policy (implementation-defined server error range). */
   Forbidden: -32003,
 } as const
+
+/** `error.code` of the decision event recorded for a message refused as malformed. */
+export const MESSAGE_INVALID = 'ERR_MESSAGE_INVALID'
 
 /** A JSON-RPC error object. */
 export interface JsonRpcError {

@@ -5,6 +5,7 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { MESSAGE_INVALID } from '../action/errors.ts'
 import type { DecisionEvent } from '../authz.ts'
 
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
@@ -49,9 +50,10 @@ export function createServerMetrics(options: MetricsOptions = {}): ServerMetrics
     registry,
     observeDecision(event) {
       const result = event.result.allow ? 'allow' : event.enforcement === 'shadow' ? 'shadow_deny' : 'deny'
-      const reason = event.result.allow ? 'none' : (event.error !== undefined ? 'invalid_token' : (event.result.reasons[0]?.code ?? 'unknown'))
+      const malformed = event.error?.code === MESSAGE_INVALID
+      const reason = event.result.allow ? 'none' : malformed ? 'invalid_message' : event.error !== undefined ? 'invalid_token' : (event.result.reasons[0]?.code ?? 'unknown')
       decisions.inc({ result, reason })
-      if (event.error !== undefined) verifyFailures.inc({ code: event.error.code })
+      if (event.error !== undefined && !malformed) verifyFailures.inc({ code: event.error.code })
       const m = event.metrics
       if (m.verify_ns !== undefined) latency.observe({ stage: 'verify' }, m.verify_ns / 1e9)
       if (m.eval_ns !== undefined) latency.observe({ stage: 'eval' }, m.eval_ns / 1e9)

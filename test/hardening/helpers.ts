@@ -52,3 +52,8 @@ export async function noHang<T>(work: Promise<T>, limitMs: number, what: string)
 export function summary(suite: string, parts: Record<string, string | number>): void {
   console.log(`hardening/${suite}: ${Object.entries(parts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
 }
+
+/** Prints the summary line once every test of the file has run (the counts are read then). */
+export function summaryAtExit(suite: string, parts: () => Record<string, string | number>): void {
+  process.once('exit', () => summary(suite, parts()))
+}
