@@ -5,6 +5,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify'
+import { safeRequestLogSerializer } from '../enforce/safe-url.ts'
 import { createMcpHttpGuard, type McpHttpOptions } from './http.ts'
 import { captureSession, type McpRequestHandler } from './node.ts'
 
@@ -22,13 +23,16 @@ export interface FastifyOptions extends McpHttpOptions {
  */
 export async function mcpAuthzFastify(app: FastifyInstance, options: FastifyOptions): Promise<void> {
   const guard = createMcpHttpGuard(options)
+  // The app's request log must not carry a refused `?access_token=…`: these routes log URLs without query values.
+  const logSerializers = { req: safeRequestLogSerializer }
   for (const url of guard.metadataPaths) {
-    app.get(url, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').header('access-control-allow-origin', '*').send(guard.metadata()))
+    app.get(url, { logSerializers }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').header('access-control-allow-origin', '*').send(guard.metadata()))
   }
   app.route({
     method: ['GET', 'POST', 'DELETE'],
     url: guard.path,
     bodyLimit: options.maxBodyBytes ?? 1_048_576,
+    logSerializers,
     handler: async (request, reply) => {
       const verdict = await guard.authorize({ method: request.method, url: request.url, headers: request.headers, body: request.body })
       if (!verdict.pass) return reply.code(verdict.status).headers(verdict.headers).send(verdict.body)

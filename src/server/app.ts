@@ -5,9 +5,10 @@
  *
  * @module
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Authz, CredentialVerifier } from '../authz.ts'
 import { bearerChallenge } from '../enforce/challenge.ts'
+import { hasQueryAccessToken, redactQuery, safeRequestLogSerializer } from '../enforce/safe-url.ts'
 import type { PolicyInput } from '../policy/decision.ts'
 import { schemaProblems } from '../schemas.ts'
 import { apiKeyHook, isLoopbackHost } from './auth.ts'
@@ -36,31 +37,11 @@ export interface ServerOptions {
   logger?: boolean | Record<string, unknown>
 }
 
-/** The request target with query values replaced: a query string can carry a credential (`?access_token=…`), which must reach no log and no response. */
-export function safeUrl(url: string): string {
-  const q = url.indexOf('?')
-  return q === -1 ? url : `${url.slice(0, q)}?${url.slice(q + 1).replace(/=[^&#]*/g, '=[REDACTED]')}`
-}
-
-/** Whether the query string carries an RFC 6750 § 2.3 `access_token` (refused: credentials go in the body or the Authorization header). */
-function hasQueryToken(url: string): boolean {
-  const q = url.indexOf('?')
-  return q !== -1 && new URLSearchParams(url.slice(q + 1)).has('access_token')
-}
-
-/** Fastify's logger option with its default `req` serializer, except that the URL is {@link safeUrl}. */
+/** Fastify's logger option, with request URLs logged through {@link safeRequestLogSerializer} (no query values). */
 function loggerOption(logger: boolean | Record<string, unknown> | undefined): boolean | Record<string, unknown> {
   if (logger === undefined || logger === false) return false
   const base = logger === true ? {} : logger
-  const req = (request: FastifyRequest) => ({
-    method: request.method,
-    url: safeUrl(request.url),
-    version: request.headers?.['accept-version'],
-    host: request.host,
-    remoteAddress: request.ip,
-    remotePort: request.socket?.remotePort,
-  })
-  return { ...base, serializers: { ...(base.serializers as Record<string, unknown> | undefined), req } }
+  return { ...base, serializers: { ...(base.serializers as Record<string, unknown> | undefined), req: safeRequestLogSerializer } }
 }
 
 /** Decorations shared by the plugins. */
@@ -193,10 +174,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close')
   })
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${safeUrl(request.url)}` }))
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${redactQuery(request.url)}` }))
   // RFC 6750 § 2.3 tokens in the URL end up in logs and proxies: refused on every route, before anything else.
   app.addHook('onRequest', async (request, reply) => {
-    if (!hasQueryToken(request.url)) return
+    if (!hasQueryAccessToken(request.url)) return
     await reply
       .code(400)
       .header('www-authenticate', bearerChallenge({ error: 'invalid_request' }))

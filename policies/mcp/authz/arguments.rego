@@ -9,12 +9,18 @@ import rego.v1
 # METADATA
 # title: argument_denied
 # description: An argument is missing, forbidden, or fails its enum / pattern / range / length condition.
-_argument_reasons(a) := {r |
-	a.kind in {"tool", "prompt"}
-	some name, condition in _item_rule(a).arguments
-	not _argument_ok(condition, object.get(a, "arguments", {}), name)
-	r := _reason("argument_denied", concat("", ["argument \"", name, "\" does not satisfy its condition"]))
+deny contains _reason("argument_denied", concat("", ["argument \"", name, "\" does not satisfy its condition"])) if {
+	_valid_input
+	some name, _ in _item_rule(input.action).arguments
+	_argument_violated(input.action, name)
 }
+
+_arguments_denied(a) if {
+	some name, _ in _item_rule(a).arguments
+	_argument_violated(a, name)
+}
+
+_argument_violated(a, name) if not _argument_ok(_item_rule(a).arguments[name], object.get(a, "arguments", {}), name)
 
 _argument_ok(condition, args, name) if {
 	not _present(args, name)

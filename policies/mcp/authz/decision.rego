@@ -4,7 +4,8 @@
 #   Per-call authorization for MCP servers. Default deny: a call is allowed only when the input is
 #   well formed, some rule covers the action, and no concern (issuer, tenant, audience, scopes,
 #   allowlists, arguments, custom rules) denies it. Configuration lives in data.mcp_authz
-#   (schemas/data.schema.json).
+#   (schemas/data.schema.json). Each concern adds its reasons to `deny` from a boolean check that
+#   the `visible` entrypoint uses too, so an explanation can never disagree with a decision.
 package mcp.authz
 
 import rego.v1
@@ -15,10 +16,25 @@ import rego.v1
 #   The answer for one JSON-RPC call: allow, every reason that denies it ({code, message}), and the
 #   scopes that would turn a scope-only denial into an allow (drives the 403 step-up challenge).
 # entrypoint: true
-decision := {
+decision := {"allow": true, "reasons": [], "required_scopes": []} if {
+	_valid_input
+	not _denied
+} else := {
 	"allow": allow,
 	"reasons": reasons,
 	"required_scopes": required_scopes,
+}
+
+# The fast path: whether any concern denies, asked with the same checks the deny rules below are
+# built from, without building the reasons. Most calls are allowed, so most calls stop here.
+_denied if _identity_denied(input.principal)
+
+_denied if _action_denied(input.principal, input.action)
+
+_denied if _arguments_denied(input.action)
+
+_denied if {
+	some _ in data.mcp.authz.custom.deny
 }
 
 default allow := false
@@ -36,17 +52,6 @@ default required_scopes := []
 required_scopes := sort(_required_scopes(input.action)) if {
 	some r in deny
 	r.code == "insufficient_scope"
-}
-
-# Every concern contributes its reasons; reasons are built by the very rules that deny.
-deny contains r if {
-	_valid_input
-	some r in _reasons(input.principal, input.action)
-}
-
-deny contains r if {
-	_valid_input
-	some r in _argument_reasons(input.action)
 }
 
 # METADATA
@@ -70,7 +75,12 @@ _valid_input if {
 	is_string(input.action.kind)
 }
 
-# Reasons that hold for a principal and an action whatever the arguments (shared with visible).
-_reasons(p, a) := ((_identity_reasons(p) | _coverage_reasons(a)) | _scope_reasons(p, a)) | _allowlist_reasons(p, a)
+# Whether any concern that does not need a concrete call (everything but arguments and custom
+# rules) denies action a to principal p; `visible` filters lists with it.
+_action_denied(_, a) if _coverage_denied(a)
+
+_action_denied(p, a) if _scope_denied(p, a)
+
+_action_denied(p, a) if _allowlist_denied(p, a)
 
 _reason(code, message) := {"code": code, "message": message}

@@ -42,3 +42,32 @@ test_session_and_list_methods_open if {
 	decide(alice, {"method": "notifications/initialized", "kind": "notification"}).allow
 	decide(alice, {"method": "response", "kind": "response"}).allow
 }
+
+# The fast path and the reasons are two views of the same checks: they must always agree.
+test_fast_path_agrees_with_reasons if {
+	inputs := [
+		{"principal": alice, "action": call("notes_read", {})},
+		{"principal": alice, "action": call("notes_write", {"title": "x"})},
+		{"principal": object.union(alice, {"scopes": ["notes:write"]}), "action": call("notes_write", {"title": "far too long title"})},
+		{"principal": object.union(alice, {"issuer": "https://evil.example.com"}), "action": call("notes_read", {})},
+		{"principal": object.union(alice, {"tenant": "globex"}), "action": call("notes_read", {})},
+		{"principal": object.union(alice, {"audience": []}), "action": call("notes_read", {})},
+		{"principal": object.union(alice, {"scopes": ["notes:write"]}), "action": call("notes_delete", {})},
+		{"principal": alice, "action": call("partner_sync", {})},
+		{"principal": alice, "action": call("disabled", {})},
+		{"principal": alice, "action": {"method": "admin/x", "kind": "other"}},
+		{"principal": alice, "action": {"method": "resources/subscribe", "kind": "resource", "uri": "notes://a"}},
+		{"principal": alice, "action": {"method": "resources/read", "kind": "resource", "uri": "notes://private/a"}},
+		{"principal": alice, "action": {"method": "prompts/get", "kind": "prompt", "name": "summarize", "arguments": {"style": "x"}}},
+		{"principal": alice, "action": {"method": "tools/list", "kind": "list"}},
+	]
+	every i in inputs {
+		d := data.mcp.authz.decision with input as i with data.mcp_authz as cfg
+		reasons := data.mcp.authz.deny with input as i with data.mcp_authz as cfg
+		_agree(d.allow, count(reasons))
+	}
+}
+
+_agree(true, 0)
+
+_agree(false, n) if n > 0

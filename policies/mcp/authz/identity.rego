@@ -6,33 +6,51 @@ import rego.v1
 # Local credentials (API keys, the stdio principal) are configured by the operator, so issuer and
 # audience checks apply only to federated tokens (JWT, introspection).
 
-_federated := {"jwt", "introspection"}
+_federated(p) if p.authMethod == "jwt"
 
-_identity_reasons(p) := (_issuer_reasons(p) | _tenant_reasons(p)) | _audience_reasons(p)
+_federated(p) if p.authMethod == "introspection"
 
 # METADATA
 # title: issuer_not_trusted
 # description: The token's issuer is not one of data.mcp_authz.issuers (another realm of the same server included).
-_issuer_reasons(p) := {r |
-	p.authMethod in _federated
-	not _cfg.issuers[p.issuer]
-	r := _reason("issuer_not_trusted", concat("", ["issuer \"", p.issuer, "\" is not trusted"]))
+deny contains _reason("issuer_not_trusted", concat("", ["issuer \"", input.principal.issuer, "\" is not trusted"])) if {
+	_valid_input
+	_issuer_untrusted(input.principal)
 }
 
 # METADATA
 # title: tenant_mismatch
 # description: The issuer is pinned to a tenant and the principal belongs to another (or to none).
-_tenant_reasons(p) := {r |
-	want := _cfg.issuers[p.issuer].tenant
-	object.get(p, "tenant", null) != want
-	r := _reason("tenant_mismatch", concat("", ["issuer \"", p.issuer, "\" is pinned to another tenant"]))
+deny contains _reason("tenant_mismatch", concat("", ["issuer \"", input.principal.issuer, "\" is pinned to another tenant"])) if {
+	_valid_input
+	_tenant_mismatch(input.principal)
 }
 
 # METADATA
 # title: audience_mismatch
 # description: The token was not issued for this server's canonical resource URI (RFC 8707).
-_audience_reasons(p) := {r |
-	p.authMethod in _federated
+deny contains _reason("audience_mismatch", "token audience does not include this server") if {
+	_valid_input
+	_audience_mismatch(input.principal)
+}
+
+_identity_denied(p) if _issuer_untrusted(p)
+
+_identity_denied(p) if _tenant_mismatch(p)
+
+_identity_denied(p) if _audience_mismatch(p)
+
+_issuer_untrusted(p) if {
+	_federated(p)
+	not _cfg.issuers[p.issuer]
+}
+
+_tenant_mismatch(p) if {
+	want := _cfg.issuers[p.issuer].tenant
+	object.get(p, "tenant", null) != want
+}
+
+_audience_mismatch(p) if {
+	_federated(p)
 	not _cfg.resource in object.get(p, "audience", [])
-	r := _reason("audience_mismatch", "token audience does not include this server")
 }

@@ -9,10 +9,20 @@ import rego.v1
 # METADATA
 # title: insufficient_scope
 # description: The principal lacks scopes this action requires; required_scopes names all of them.
-_scope_reasons(p, a) := {r |
-	missing := {s | some s in _required_scopes(a); not s in p.scopes}
-	count(missing) > 0
-	r := _reason("insufficient_scope", concat("", ["missing scopes: ", concat(" ", sort(missing))]))
+deny contains _reason("insufficient_scope", concat("", ["missing scopes: ", concat(" ", sort(missing))])) if {
+	_valid_input
+	_scope_denied(input.principal, input.action)
+	missing := {s | some s in _required_scopes(input.action); not s in input.principal.scopes}
+}
+
+_scope_denied(p, a) if {
+	some s in _method_rule(a).scopes
+	not s in p.scopes
+}
+
+_scope_denied(p, a) if {
+	some s in _item_scopes(a)
+	not s in p.scopes
 }
 
 _required_scopes(a) := {s | some s in _method_scopes(a)} | {s | some s in _item_scopes(a)}
@@ -23,13 +33,13 @@ else := []
 
 _item_scopes(a) := _item_rule(a).scopes if _item_rule(a).scopes
 
-else := [_defaults.read_scope] if {
+else := [_read_scope] if {
 	a.kind == "tool"
 	a.annotations.readOnlyHint == true
 }
 
-else := [_defaults.write_scope] if a.kind == "tool"
+else := [_write_scope] if a.kind == "tool"
 
-else := [_defaults.read_scope] if a.kind in {"prompt", "resource"}
+else := [_read_scope] if _item_kind(a.kind)
 
 else := []

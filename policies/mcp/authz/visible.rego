@@ -12,8 +12,9 @@ import rego.v1
 # entrypoint: true
 visible := [_item_key(item) |
 	_valid_list_input
+	not _identity_denied(input.principal)
 	some item in input.items
-	count(_reasons(input.principal, _item_action(item))) == 0
+	not _action_denied(input.principal, _item_action(item))
 ]
 
 _valid_list_input if {
