@@ -44,6 +44,25 @@ function loggerOption(logger: boolean | Record<string, unknown> | undefined): bo
   return { ...base, serializers: { ...(base.serializers as Record<string, unknown> | undefined), req: safeRequestLogSerializer } }
 }
 
+/**
+ * An abort signal that fires after `ms`, cleared as soon as the work is done. (`AbortSignal.timeout`
+ * would keep a timer and its signal alive for the full timeout after every request.)
+ */
+class Deadline {
+  readonly #controller = new AbortController()
+  readonly #timer: NodeJS.Timeout
+  constructor(ms: number) {
+    this.#timer = setTimeout(() => this.#controller.abort(new DOMException('request timed out', 'TimeoutError')), ms)
+    this.#timer.unref()
+  }
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+  clear(): void {
+    clearTimeout(this.#timer)
+  }
+}
+
 /** Decorations shared by the plugins. */
 interface Shared {
   authz: Authz
@@ -59,7 +78,8 @@ const decisionRoutes =
       { schema: decideSchema },
       async (request) => {
         const { token, message, context } = request.body
-        const r = await shared.authz.check(token, message, { ...context, signal: AbortSignal.timeout(shared.requestTimeoutMs) })
+        const deadline = new Deadline(shared.requestTimeoutMs)
+        const r = await shared.authz.check(token, message, { ...context, signal: deadline.signal }).finally(() => deadline.clear())
         return {
           decision_id: r.decisionId,
           allow: r.allow,
@@ -84,7 +104,8 @@ const decisionRoutes =
         if (token === undefined || shared.verifier === undefined) return unauthorized
         let principal
         try {
-          principal = await shared.verifier.verify(token, { signal: AbortSignal.timeout(shared.requestTimeoutMs) })
+          const deadline = new Deadline(shared.requestTimeoutMs)
+          principal = await shared.verifier.verify(token, { signal: deadline.signal }).finally(() => deadline.clear())
         } catch {
           return { ...unauthorized, www_authenticate: bearerChallenge({ error: 'invalid_token', resourceMetadata: shared.authz.resourceMetadataUrl }) }
         }

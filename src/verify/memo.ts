@@ -60,7 +60,7 @@ export class PrincipalMemo {
       this.#cache?.delete(key)
       return undefined
     }
-    return structuredClone(entry.principal)
+    return entry.principal
   }
 
   /**
@@ -73,11 +73,22 @@ export class PrincipalMemo {
    */
   set(key: string, principal: Principal, validUntil: number): void {
     if (this.#cache === undefined || !(validUntil > this.#now())) return
-    this.#cache.set(key, { principal: structuredClone(principal), validUntil })
+    // Stored deeply frozen and handed out as is: a cache hit costs no copy, and no caller can
+    // change what the next request sees.
+    this.#cache.set(key, { principal: deepFreeze(structuredClone(principal)), validUntil })
   }
 
   /** Number of cached entries. */
   get size(): number {
     return this.#cache?.size ?? 0
   }
+}
+
+/** Freezes a value and everything reachable from it. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
 }
