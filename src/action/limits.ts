@@ -24,12 +24,20 @@ export const DEFAULT_MESSAGE_LIMITS: Readonly<Required<MessageLimits>> = Object.
   maxArguments: 256,
 })
 
-/** Fills in defaults and fails fast on nonsense values with a TypeError naming the option. */
-export function resolveLimits(limits: MessageLimits | undefined): Required<MessageLimits> {
-  const resolved = { ...DEFAULT_MESSAGE_LIMITS, ...limits }
+const resolvedLimits = new WeakSet<object>([DEFAULT_MESSAGE_LIMITS])
+
+/**
+ * Fills in defaults and fails fast on nonsense values with a TypeError naming the option. A
+ * resolved object is recognised on later calls and returned as is (no work per message).
+ */
+export function resolveLimits(limits: MessageLimits | undefined): Readonly<Required<MessageLimits>> {
+  if (limits === undefined) return DEFAULT_MESSAGE_LIMITS
+  if (resolvedLimits.has(limits)) return limits as Required<MessageLimits>
+  const resolved = Object.freeze({ ...DEFAULT_MESSAGE_LIMITS, ...limits })
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`limits.${name} must be a positive integer`)
   }
+  resolvedLimits.add(resolved)
   return resolved
 }
 
