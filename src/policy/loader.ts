@@ -67,7 +67,14 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, maxBytes: nu
   try {
     for (;;) {
       if (signal.aborted) throw new PolicyError('ERR_BUNDLE_INVALID', 'bundle download timed out')
-      const { done, value } = await reader.read()
+      let chunk: Awaited<ReturnType<typeof reader.read>>
+      try {
+        chunk = await reader.read()
+      } catch (cause) {
+        // The timeout (or a reset) while the body streams in: the same typed error as before the headers.
+        throw new PolicyError('ERR_BUNDLE_INVALID', `bundle download failed: ${(cause as Error).message}`, { cause })
+      }
+      const { done, value } = chunk
       if (done) break
       size += value.byteLength
       if (size > maxBytes) throw new PolicyError('ERR_BUNDLE_TOO_LARGE', `bundle is larger than ${maxBytes} bytes`)

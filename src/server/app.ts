@@ -70,6 +70,9 @@ interface Shared {
   requestTimeoutMs: number
 }
 
+/** The list method whose result `/v1/visible` filters. */
+const LIST_METHODS = { tool: 'tools/list', resource: 'resources/list', prompt: 'prompts/list' } as const
+
 const decisionRoutes =
   (shared: Shared): FastifyPluginAsync =>
   async (app) => {
@@ -99,17 +102,15 @@ const decisionRoutes =
       { schema: visibleSchema },
       async (request) => {
         const { token, kind, items } = request.body
-        const decisionId = crypto.randomUUID()
-        const unauthorized = { decision_id: decisionId, status: 401, items: [], www_authenticate: bearerChallenge({ resourceMetadata: shared.authz.resourceMetadataUrl }) }
-        if (token === undefined || shared.verifier === undefined) return unauthorized
-        let principal
-        try {
-          const deadline = new Deadline(shared.requestTimeoutMs)
-          principal = await shared.verifier.verify(token, { signal: deadline.signal }).finally(() => deadline.clear())
-        } catch {
-          return { ...unauthorized, www_authenticate: bearerChallenge({ error: 'invalid_token', resourceMetadata: shared.authz.resourceMetadataUrl }) }
+        // Filtering belongs to a list call: that call is verified, decided and logged first (as over MCP),
+        // so the answer's decision_id has its record and failed credentials leave a trace.
+        const deadline = new Deadline(shared.requestTimeoutMs)
+        const r = await shared.authz.check(shared.verifier === undefined ? undefined : token, { jsonrpc: '2.0', id: 0, method: LIST_METHODS[kind] }, { signal: deadline.signal }).finally(() => deadline.clear())
+        if (!r.allow || r.principal === undefined) {
+          return { decision_id: r.decisionId, status: r.status, items: [], ...(r.wwwAuthenticate !== undefined ? { www_authenticate: r.wwwAuthenticate } : {}) }
         }
-        const visible = shared.authz.visible(principal, kind, items)
+        const decisionId = r.decisionId
+        const visible = shared.authz.visible(r.principal, kind, items)
         return { decision_id: decisionId, status: 200, items: visible.map((i) => (kind === 'resource' ? (i.uri ?? i.uriTemplate) : i.name) as string) }
       },
     )

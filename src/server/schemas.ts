@@ -77,7 +77,7 @@ export const visibleSchema = {
       type: 'object',
       properties: {
         decision_id: { type: 'string' },
-        status: { type: 'integer', enum: [200, 400, 401] },
+        status: { type: 'integer', enum: [200, 400, 401, 403] },
         items: { type: 'array', items: { type: 'string' }, description: 'Keys (names, or URIs for resources) of the visible items.' },
         www_authenticate: { type: 'string' },
       },

@@ -86,7 +86,7 @@ describe('mcp-authz CLI (endpoint commands)', () => {
     assert.equal(r.status, 3, r.stderr)
     const out = JSON.parse(r.stdout)
     assert.equal(out.explain[0].code, 'insufficient_scope')
-    assert.equal(out.explain[0].rule, '_scope_reasons')
+    assert.equal(out.explain[0].rule, 'deny') // the deny rule whose METADATA title is the reason code
     assert.match(out.explain[0].file, /scopes\.rego$/)
   })
 

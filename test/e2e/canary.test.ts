@@ -438,9 +438,17 @@ describe('canary: no secret in any log line or response body, one record per dec
       assert.equal(allowed.json.result.allow, true)
     })
 
-    it('/v1/visible filters with a valid token', async () => {
-      const r = await decide({ token: await token('reader', 'notes:read'), kind: 'tool', items: [{ name: 'notes_read' }, { name: 'notes_write' }] }, undefined, '/v1/visible')
+    it('/v1/visible filters with a valid token; missing and invalid tokens get 401 — each a logged decision', async () => {
+      const items = [{ name: 'notes_read' }, { name: 'notes_write' }]
+      const r = await decide({ token: await token('reader', 'notes:read'), kind: 'tool', items }, undefined, '/v1/visible')
       assert.deepEqual(r.json.items, ['notes_read'])
+      const opaque = `CANARY-opaque-visible-${RUN}-${rand(12)}`
+      cap.secret('opaque /v1/visible token', opaque)
+      for (const t of [undefined, PLANTED.jwt, opaque]) {
+        const refused = await decide({ ...(t === undefined ? {} : { token: t }), kind: 'tool', items }, undefined, '/v1/visible')
+        assert.equal(refused.json.status, 401)
+        assert.deepEqual(refused.json.items, [])
+      }
     })
   })
 
@@ -460,6 +468,9 @@ describe('canary: no secret in any log line or response body, one record per dec
     const endpointUrl = (endpoint as RunningServer).url
     await endpoint?.close()
     endpoint = undefined
+    await mcpLogger?.flush()
+    const stats = (mcpLogger as DecisionLogger).stats()
+    assert.deepEqual([stats.events, stats.logged, stats.written, stats.dropped, stats.failed, stats.recordErrors], [events.length, events.length, 2 * events.length, 0, 0, 0], 'every event logged to both sinks')
     await mcpLogger?.close()
     await Promise.all(cap.exchanges.map((e) => e.done))
     await new Promise((r) => setTimeout(r, 50))
@@ -508,7 +519,7 @@ describe('canary: no secret in any log line or response body, one record per dec
     const endpointIds = ids(endpointFile)
     unique(endpointIds)
     assert.equal(endpointIds.length, endpointDecisions, 'endpoint: one record per decision')
-    const decided = ours.filter((e) => e.url.startsWith(endpointUrl) && !e.url.includes('/v1/visible'))
+    const decided = ours.filter((e) => e.url.startsWith(endpointUrl))
     const endpointResponseIds = decided.flatMap(decisionIdsOf)
     assert.deepEqual(endpointResponseIds.slice().sort(), endpointIds.slice().sort(), 'endpoint: response ids = record ids')
 
@@ -516,8 +527,7 @@ describe('canary: no secret in any log line or response body, one record per dec
     const records = mcpStdout.length + mcpFile.length + endpointFile.length
     const decisions = eventIds.length + endpointDecisions
     const noDecision = ours.filter((e) => decisionIdsOf(e).length === 0).length
-    const visible = ours.filter((e) => e.url.includes('/v1/visible')).length
     console.log(`canary: ${logLines} log lines, ${bodies.length} response bodies, ${records} records scanned; ${leaks.length} leaks; each of ${decisions} decisions logged once`)
-    console.log(`canary: ${cap.secretCount} secrets checked; ${eventIds.length} MCP decisions (stdout + file sink), ${endpointDecisions} endpoint decisions (file sink); ${noDecision} responses without a decision (metadata, query-string tokens, API-key refusals, 404, bad JSON); ${visible} /v1/visible answers (their decision_id has no record)`)
+    console.log(`canary: ${cap.secretCount} secrets checked; ${eventIds.length} MCP decisions (stdout + file sink), ${endpointDecisions} endpoint decisions (file sink); ${noDecision} responses without a decision (metadata, query-string tokens, API-key refusals, 404, bad JSON)`)
   })
 })

@@ -11,7 +11,10 @@
  *   sinks' buffers, and `close()` finishes within its timeout.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { Writable } from 'node:stream'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { createAuthz, type Authz } from '../../src/authz.ts'
 import { createDecisionLogger, type DecisionLogger } from '../../src/decision-log/index.ts'
@@ -169,6 +172,27 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     assert.equal(s.failed + s.dropped, 50, JSON.stringify(s))
     assert.ok(errors.length > 0)
     faults.push('file cannot open', 'disk full')
+  })
+
+  it('a process whose decision-log file hit a write error still exits, with or without close() (regression)', { skip: !existsSync('/dev/full') && 'needs /dev/full' }, async () => {
+    const logger = pathToFileURL(fileURLToPath(new URL('../../src/decision-log/index.ts', import.meta.url))).href
+    const script = (close: boolean) => `
+      import { createDecisionLogger } from ${JSON.stringify(logger)}
+      const logger = createDecisionLogger({ sinks: [{ type: 'file', path: '/dev/full', flushTimeoutMs: 200 }] })
+      const event = { decisionId: 'x', timestamp: new Date(), path: 'mcp/authz/decision', input: undefined, result: { allow: false, reasons: [], required_scopes: [] }, revision: 'r', metrics: { total_ns: 1 }, enforcement: 'enforced' }
+      for (let i = 0; i < 20; i++) logger.log(event)
+      await new Promise((r) => setTimeout(r, 100))
+      ${close ? 'await logger.close()' : ''}
+      console.log(JSON.stringify(logger.stats()))`
+    for (const close of [true, false]) {
+      const started = Date.now()
+      const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = execFile(process.execPath, ['--input-type=module', '-e', script(close)], { timeout: 10_000 }, (_err, out) => resolve({ code: child.exitCode, stdout: out }))
+      })
+      assert.equal(code, 0, `the process ${close ? 'with' : 'without'} close() did not exit by itself (killed after ${Date.now() - started} ms)`)
+      assert.equal(JSON.parse(stdout.trim()).failed, 20)
+    }
+    faults.push('exit after write error')
   })
 
   it('a custom sink that throws and an onDecision hook that throws: decisions unaffected, errors reported', async () => {

@@ -125,6 +125,11 @@ export function createLineSink(name: string, target: LineTarget, options: Requir
         // Never opened: nothing can be written, and pino's exit hook must not try to flush it.
         broken = true
         state.destroyed = true
+      } else {
+        // A write failed (ENOSPC, EIO…): what it held is counted as failed below. pino's exit hook
+        // would flush it synchronously, and sonic-boom's flushSync retries such errors forever,
+        // so the process could never exit: skip that exit-time flush (as pino does for EPIPE).
+        ;(sonic as unknown as { flushSync: () => void }).flushSync = () => {}
       }
       failPending(error)
     })
@@ -201,6 +206,14 @@ export function createLineSink(name: string, target: LineTarget, options: Requir
           finish()
         }
       })
+      // A destination whose writes failed (e.g. ENOSPC) never closes by itself: release it, or
+      // pino's exit hook would call sonic-boom's flushSync, which retries a non-EAGAIN error forever
+      // and keeps the process from exiting.
+      try {
+        if (!(sonic as unknown as { destroyed: boolean }).destroyed) sonic.destroy()
+      } catch {
+        // Already closing.
+      }
     } else if (target.kind === 'writable' && target.end && typeof target.stream.end === 'function') {
       const { stream } = target
       await new Promise<void>((resolve) => {

@@ -1,0 +1,208 @@
+/**
+ * Soak: a bounded load run on 127.0.0.1 through the HTTP enforcement (`mcpAuthzHandler` on
+ * node:http) and the decision endpoint (`/v1/decide`), with a mix of valid, expired, forged,
+ * foreign-audience, missing and under-scoped tokens, allowed and denied calls, denied arguments
+ * and malformed bodies. It checks:
+ *
+ * - zero unexpected statuses and zero failed requests (every answer is the one its kind expects);
+ * - every decision logged exactly once: the decision ids the clients got (the
+ *   `Mcp-Authz-Decision-Id` header, the endpoint's `decision_id`) are exactly the decision ids of
+ *   the records the decision logger wrote, each once;
+ * - memory flat: WASM linear memory unchanged after warm-up, RSS growth under 50 %.
+ *
+ * Duration: `SOAK_SECONDS` (default 10, as in CI; 60 locally: `SOAK_SECONDS=60 node --test test/soak/`).
+ * Concurrency: `SOAK_CONCURRENCY` (default 16).
+ */
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, it } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { createAuthz, type Authz } from '../../src/authz.ts'
+import { createDecisionLogger, type DecisionLogger } from '../../src/decision-log/index.ts'
+import type { DecisionLogSink } from '../../src/decision-log/sinks/sink.ts'
+import { mcpAuthzHandler } from '../../src/mcp/index.ts'
+import { buildServer } from '../../src/server/app.ts'
+import { createTokenVerifier } from '../../src/verify/index.ts'
+import { buildTestBundle, testData } from '../helpers/bundle.ts'
+import { accessClaims, jwksOf, makeKey, mint } from '../helpers/verify-tokens.ts'
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 10)
+const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16)
+const ISSUER = 'https://as.example.com'
+const AUD = testData.mcp_authz.resource
+const POOL = 40 // distinct tokens per kind (memoization and misses both exercised)
+
+interface Kind {
+  name: string
+  weight: number
+  token(i: number): string | undefined
+  body: string
+  /** Expected status on the MCP endpoint, and the `status` field of /v1/decide. */
+  http: number
+  decide: number
+}
+
+let authz: Authz
+let logger: DecisionLogger
+let mcpServer: Server
+let endpoint: FastifyInstance
+let mcpUrl = ''
+let decideUrl = ''
+const logged = new Map<string, number>()
+let kinds: Kind[] = []
+
+const call = (name: string, args: Record<string, unknown>) => JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args } })
+
+before(async () => {
+  const [key, forger] = await Promise.all([makeKey('ES256', 'k1'), makeKey('ES256', 'k1')])
+  const exp = Math.floor(Date.now() / 1000) + 3600 + SECONDS
+  const pool = (scope: string, extra: Record<string, unknown> = {}, signer = key) =>
+    Promise.all(Array.from({ length: POOL }, (_, i) => mint(signer, accessClaims(ISSUER, AUD, { scope, exp, sub: `user-${i}`, ...extra }))))
+  const [readers, writers, expired, forged, foreign] = await Promise.all([
+    pool('notes:read'),
+    pool('notes:read notes:write'),
+    pool('notes:read', { iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 }),
+    pool('notes:read notes:write', {}, forger),
+    pool('notes:read', { aud: 'https://other.example.com/mcp' }),
+  ])
+  const at = (list: string[]) => (i: number) => list[i % list.length]
+  kinds = [
+    { name: 'allowed read', weight: 30, token: at(readers), body: call('notes_read', {}), http: 200, decide: 200 },
+    { name: 'allowed write', weight: 15, token: at(writers), body: call('notes_write', { title: 'groceries', folder: 'work' }), http: 200, decide: 200 },
+    { name: 'under-scoped (step-up)', weight: 10, token: at(readers), body: call('notes_write', { title: 'x' }), http: 403, decide: 403 },
+    { name: 'denied argument', weight: 8, token: at(writers), body: call('notes_write', { title: 'x', folder: 'secret' }), http: 200, decide: 200 },
+    { name: 'private resource', weight: 5, token: at(readers), body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'resources/read', params: { uri: 'notes://private/diary' } }), http: 403, decide: 403 },
+    { name: 'expired token', weight: 8, token: at(expired), body: call('notes_read', {}), http: 401, decide: 401 },
+    { name: 'forged token', weight: 8, token: at(forged), body: call('notes_read', {}), http: 401, decide: 401 },
+    { name: 'foreign audience', weight: 5, token: at(foreign), body: call('notes_read', {}), http: 401, decide: 401 },
+    { name: 'no token', weight: 5, token: () => undefined, body: call('notes_read', {}), http: 401, decide: 401 },
+    { name: 'malformed body', weight: 6, token: at(readers), body: '{"jsonrpc":"2.0","id":1,"method":', http: 400, decide: 400 },
+  ]
+
+  const verifier = createTokenVerifier({ audience: AUD, issuers: [{ issuer: ISSUER, jwks: jwksOf(key), tenant: 'acme' }] })
+  const counting: DecisionLogSink = {
+    name: 'count',
+    write(record) {
+      logged.set(record.decision_id, (logged.get(record.decision_id) ?? 0) + 1)
+    },
+    flush: async () => {},
+    close: async () => {},
+    stats: () => ({ written: logged.size, dropped: 0, failed: 0 }),
+  }
+  logger = createDecisionLogger({ sinks: [] }, { sinks: [counting] })
+  authz = await createAuthz({ bundle: await buildTestBundle(testData), verifier, onDecision: (e) => void logger.log(e) })
+  mcpServer = createServer(mcpAuthzHandler({ authz, handle: (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}') }))
+  await new Promise<void>((resolve) => mcpServer.listen(0, '127.0.0.1', resolve))
+  mcpUrl = `http://127.0.0.1:${(mcpServer.address() as AddressInfo).port}/mcp`
+  endpoint = buildServer({ authz, verifier })
+  decideUrl = `${await endpoint.listen({ host: '127.0.0.1', port: 0 })}/v1/decide`
+})
+
+after(async () => {
+  mcpServer?.closeAllConnections()
+  await new Promise((r) => mcpServer?.close(r))
+  await endpoint?.close()
+  await logger?.close()
+})
+
+const wasmBytes = () => (authz.bundle.policy as unknown as { mem: { buffer: ArrayBuffer } }).mem.buffer.byteLength
+const mib = (b: number) => Math.round((b / 1048576) * 10) / 10
+
+it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, through the HTTP guard and /v1/decide`, { timeout: (SECONDS + 60) * 1000 }, async () => {
+  const totalWeight = kinds.reduce((n, k) => n + k.weight, 0)
+  let seq = 0
+  const pick = (): Kind => {
+    let r = (seq++ * 7919) % totalWeight // deterministic spread over the weights
+    for (const k of kinds) {
+      if (r < k.weight) return k
+      r -= k.weight
+    }
+    return kinds[0] as Kind
+  }
+  const statuses = new Map<string, number>()
+  const unexpected: string[] = []
+  const clientIds: string[] = []
+  let requests = 0
+  let errors = 0
+
+  async function one(): Promise<void> {
+    const kind = pick()
+    const i = seq
+    const token = kind.token(i)
+    const viaEndpoint = i % 3 === 0
+    requests++
+    try {
+      if (viaEndpoint) {
+        const res = await fetch(decideUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ...(token ? { token } : {}), message: kind.http === 400 ? kind.body : JSON.parse(kind.body) }),
+          signal: AbortSignal.timeout(10_000),
+        })
+        const body = (await res.json()) as { decision_id?: string; status?: number }
+        const key = `decide ${res.status}/${body.status}`
+        statuses.set(key, (statuses.get(key) ?? 0) + 1)
+        if (res.status !== 200 || body.status !== kind.decide) unexpected.push(`${kind.name} via /v1/decide: ${res.status}/${body.status}`)
+        if (body.decision_id) clientIds.push(body.decision_id)
+        else unexpected.push(`${kind.name} via /v1/decide: no decision_id`)
+      } else {
+        const res = await fetch(mcpUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: kind.body,
+          signal: AbortSignal.timeout(10_000),
+        })
+        const text = await res.text()
+        const key = `mcp ${res.status}`
+        statuses.set(key, (statuses.get(key) ?? 0) + 1)
+        if (res.status !== kind.http) unexpected.push(`${kind.name} via MCP: ${res.status} ${text.slice(0, 100)}`)
+        if (kind.name === 'denied argument' && !text.includes('-32003')) unexpected.push(`denied argument not a JSON-RPC Forbidden: ${text.slice(0, 100)}`)
+        const id = res.headers.get('mcp-authz-decision-id')
+        if (id) clientIds.push(id)
+        else unexpected.push(`${kind.name} via MCP: no decision id header`)
+      }
+    } catch (err) {
+      errors++
+      unexpected.push(`${kind.name}: ${(err as Error).message}`)
+    }
+  }
+
+  // Warm-up (JIT, memo, WASM heap), then the measured run.
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    for (let n = 0; n < 30; n++) await one()
+  }))
+  globalThis.gc?.()
+  const start = { rss: process.memoryUsage().rss, wasm: wasmBytes() }
+  const deadline = Date.now() + SECONDS * 1000
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < deadline) await one()
+    }),
+  )
+  await logger.flush()
+  globalThis.gc?.()
+  const end = { rss: process.memoryUsage().rss, wasm: wasmBytes() }
+
+  // Every decision logged exactly once, and exactly the decisions the clients were told about.
+  const duplicates = [...logged.values()].filter((n) => n !== 1).length
+  const missing = clientIds.filter((id) => !logged.has(id)).length
+  const clientSet = new Set(clientIds)
+  const extra = [...logged.keys()].filter((id) => !clientSet.has(id)).length
+
+  console.log(
+    `soak: ${SECONDS} s, ${CONCURRENCY} connections, requests ${requests} (${Math.round(requests / SECONDS)}/s), failed ${errors}, unexpected ${unexpected.length}; ` +
+      `statuses ${[...statuses.entries()].sort().map(([k, v]) => `${k}=${v}`).join(' ')}; ` +
+      `decision ids: clients ${clientIds.length}, logged ${logged.size}, duplicates ${duplicates}, missing ${missing}, extra ${extra}; ` +
+      `RSS ${mib(start.rss)}→${mib(end.rss)} MiB, WASM ${mib(start.wasm)}→${mib(end.wasm)} MiB`,
+  )
+  assert.deepEqual(unexpected.slice(0, 10), [], `${unexpected.length} unexpected answers`)
+  assert.equal(errors, 0)
+  assert.equal(clientSet.size, clientIds.length, 'decision ids are unique')
+  assert.equal(duplicates, 0, 'a decision logged more than once')
+  assert.equal(missing, 0, 'a decision the client saw was not logged')
+  assert.equal(extra, 0, 'a decision was logged that no client saw')
+  assert.equal(logger.stats().dropped + logger.stats().failed, 0)
+  assert.equal(end.wasm, start.wasm, 'WASM memory grew after warm-up')
+  assert.ok(end.rss < start.rss * 1.5, `RSS grew by more than 50 %: ${mib(start.rss)} → ${mib(end.rss)} MiB`)
+})
