@@ -10,6 +10,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildBundle } from '../src/policy/build.ts'
+import { testData } from '../test/helpers/bundle.ts'
 import type { Principal } from '../src/verify/principal.ts'
 
 export const RESOURCE = 'https://mcp.example.com/mcp'
@@ -18,36 +19,7 @@ export const TENANT = 'acme'
 
 /** The engine tests' configuration, plus `decision_cache: true` (the library has no time or randomness rules). */
 export const benchData = {
-  mcp_authz: {
-    resource: RESOURCE,
-    server_name: 'Bench notes',
-    authorization_servers: [ISSUER],
-    issuers: { [ISSUER]: { tenant: TENANT }, 'https://other.example.com': {} },
-    defaults: { read_scope: 'notes:read', write_scope: 'notes:write' },
-    methods: { 'tasks/get': { scopes: ['tasks:read'] }, 'resources/subscribe': { allow: false } },
-    tools: {
-      notes_read: { scopes: ['notes:read'] },
-      notes_write: {
-        scopes: ['notes:write'],
-        arguments: {
-          title: { required: true, max_length: 10 },
-          folder: { enum: ['personal', 'work'] },
-          path: { pattern: '^/notes/' },
-          limit: { min: 1, max: 100 },
-          sudo: { forbidden: true },
-        },
-      },
-      notes_delete: { scopes: ['notes:write'], roles: ['admin'] },
-      partner_sync: { clients: ['partner-app'], tenants: [TENANT] },
-      disabled: { allow: false },
-    },
-    resources: [
-      { prefix: 'notes://', scopes: ['notes:read'] },
-      { prefix: 'notes://private/', scopes: ['notes:private'] },
-    ],
-    prompts: { summarize: { scopes: ['notes:read'], arguments: { style: { enum: ['short', 'long'] } } } },
-    decision_cache: true,
-  },
+  mcp_authz: { ...testData.mcp_authz, server_name: 'Bench notes', decision_cache: true },
 }
 
 /** Builds the bench bundle into a temporary folder (the real `opa build -t wasm`). */

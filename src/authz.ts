@@ -141,6 +141,16 @@ export interface Authz {
 
 const DECISION_PATH = 'mcp/authz/decision'
 
+/** Nanoseconds since a `performance.now()` reading. */
+function nsSince(started: number): number {
+  return Math.round((performance.now() - started) * 1e6)
+}
+
+/** The event's timings: verification (when it happened) plus everything since `started`. */
+function timings(started: number, verifyNs: number | undefined): DecisionEvent['metrics'] {
+  return verifyNs === undefined ? { total_ns: nsSince(started) } : { verify_ns: verifyNs, total_ns: nsSince(started) + verifyNs }
+}
+
 function isShadowed(shadow: ShadowConfig | undefined, action: Action): boolean {
   if (shadow === undefined || shadow === false) return false
   if (shadow === true) return true
@@ -225,6 +235,26 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
     }
   }
 
+  /** Records one decision event; fills in what every event shares. */
+  function record(event: Omit<DecisionEvent, 'timestamp' | 'path' | 'revision'>): void {
+    emit({ ...event, timestamp: new Date(), path: DECISION_PATH, revision: active().revision })
+  }
+
+  /** Records a call refused before any policy input existed (bad credential, malformed message). */
+  function recordRefusal(decisionId: string, httpStatus: number, reasons: Reason[], error: { code: string; message: string }, metrics: DecisionEvent['metrics'], transport: string | undefined): void {
+    record({
+      decisionId,
+      input: undefined,
+      result: { allow: false, reasons, required_scopes: [] },
+      metrics,
+      enforcement: 'enforced',
+      wouldAllow: false,
+      httpStatus,
+      error,
+      transport: transport ?? defaultTransport,
+    })
+  }
+
   function challengeScopes(): readonly string[] {
     if (config.challengeScopes !== undefined) return config.challengeScopes
     const read = (active().config.defaults as { read_scope?: string } | undefined)?.read_scope
@@ -238,20 +268,8 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       const outcome = unauthorizedOutcome({ resourceMetadataUrl: authz.resourceMetadataUrl, defaultScopes: challengeScopes() }, credential !== undefined)
       const reasons: Reason[] = [{ code: 'invalid_token', message: detail }]
       const bundle = active()
-      emit({
-        decisionId,
-        timestamp: new Date(),
-        path: DECISION_PATH,
-        input: undefined,
-        result: { allow: false, reasons, required_scopes: [] },
-        revision: bundle.revision,
-        metrics: { verify_ns: Math.round((performance.now() - started) * 1e6), total_ns: Math.round((performance.now() - started) * 1e6) },
-        enforcement: 'enforced',
-        wouldAllow: false,
-        httpStatus: status,
-        error: { code, message: detail },
-        transport: context.transport ?? defaultTransport,
-      })
+      const elapsed = nsSince(started)
+      recordRefusal(decisionId, status, reasons, { code, message: detail }, { verify_ns: elapsed, total_ns: elapsed }, context.transport)
       return {
         decisionId,
         allow: false,
@@ -274,7 +292,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       const code = typeof e.code === 'string' ? e.code : 'ERR_VERIFY_FAILED'
       return failure(e.status === 400 ? 400 : 401, code, typeof e.message === 'string' ? e.message : 'verification failed')
     }
-    const verifyNs = Math.round((performance.now() - started) * 1e6)
+    const verifyNs = nsSince(started)
     return { ...authz.decide(principal, message, { ...context, verifyNs }), principal }
   }
 
@@ -300,20 +318,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
           revision: bundle.revision,
         }
         // Refused before any policy input existed, but the client holds this decision id: record it.
-        emit({
-          decisionId,
-          timestamp: new Date(),
-          path: DECISION_PATH,
-          input: undefined,
-          result: { allow: false, reasons: [], required_scopes: [] },
-          revision: bundle.revision,
-          metrics: { ...(context.verifyNs !== undefined ? { verify_ns: context.verifyNs } : {}), total_ns: Math.round((performance.now() - started) * 1e6) + (context.verifyNs ?? 0) },
-          enforcement: 'enforced',
-          wouldAllow: false,
-          httpStatus: 400,
-          error: { code: MESSAGE_INVALID, message: classified.error.message },
-          transport: context.transport ?? defaultTransport,
-        })
+        recordRefusal(decisionId, 400, [], { code: MESSAGE_INVALID, message: classified.error.message }, timings(started, context.verifyNs), context.transport)
         return result
       }
       const { action } = classified
@@ -326,7 +331,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       } else {
         decision = engine.evaluate(input)
       }
-      const evalNs = Math.round((performance.now() - evalStart) * 1e6)
+      const evalNs = nsSince(evalStart)
       const shadow = !decision.allow && isShadowed(config.shadow, action)
       const outcome = decisionOutcome(decision, {
         decisionId,
@@ -348,14 +353,11 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       }
       if (!shadow && outcome.wwwAuthenticate !== undefined) result.wwwAuthenticate = outcome.wwwAuthenticate
       if (!shadow && outcome.jsonRpcError !== undefined) result.jsonRpcError = outcome.jsonRpcError
-      emit({
+      record({
         decisionId,
-        timestamp: new Date(),
-        path: DECISION_PATH,
         input,
         result: decision,
-        revision: bundle.revision,
-        metrics: { ...(context.verifyNs !== undefined ? { verify_ns: context.verifyNs } : {}), eval_ns: evalNs, total_ns: Math.round((performance.now() - started) * 1e6) + (context.verifyNs ?? 0) },
+        metrics: { ...timings(started, context.verifyNs), eval_ns: evalNs },
         enforcement: result.enforcement,
         wouldAllow: decision.allow,
         httpStatus: result.status,
@@ -397,14 +399,11 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       const decisionId = randomUUID()
       const bundle = active()
       const decision = engine.evaluate(input)
-      const evalNs = Math.round((performance.now() - started) * 1e6)
-      emit({
+      const evalNs = nsSince(started)
+      record({
         decisionId,
-        timestamp: new Date(),
-        path: DECISION_PATH,
         input,
         result: decision,
-        revision: bundle.revision,
         metrics: { eval_ns: evalNs, total_ns: evalNs },
         enforcement: 'enforced',
         wouldAllow: decision.allow,

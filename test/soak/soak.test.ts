@@ -29,6 +29,7 @@ import { accessClaims, jwksOf, makeKey, mint } from '../helpers/verify-tokens.ts
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 10)
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16)
+const WARMUP_SECONDS = Number(process.env.SOAK_WARMUP_SECONDS ?? 3)
 const ISSUER = 'https://as.example.com'
 const AUD = testData.mcp_authz.resource
 const POOL = 40 // distinct tokens per kind (memoization and misses both exercised)
@@ -168,21 +169,27 @@ it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, th
     }
   }
 
-  // Warm-up (JIT, memo, WASM heap), then the measured run.
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    for (let n = 0; n < 30; n++) await one()
-  }))
+  const run = async (seconds: number) => {
+    const deadline = Date.now() + seconds * 1000
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (Date.now() < deadline) await one()
+      }),
+    )
+  }
+  const samples: Array<{ s: number; rss: number; heap: number }> = []
+  const t0 = Date.now()
+  const sampler = setInterval(() => samples.push({ s: Math.round((Date.now() - t0) / 100) / 10, rss: mib(process.memoryUsage().rss), heap: mib(process.memoryUsage().heapUsed) }), 1000)
+  // Warm-up (JIT, memo, sockets, allocator arenas, WASM heap), then the measured run.
+  await run(WARMUP_SECONDS)
   globalThis.gc?.()
   const start = { rss: process.memoryUsage().rss, wasm: wasmBytes() }
-  const deadline = Date.now() + SECONDS * 1000
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < deadline) await one()
-    }),
-  )
+  await run(SECONDS)
+  clearInterval(sampler)
   await logger.flush()
   globalThis.gc?.()
   const end = { rss: process.memoryUsage().rss, wasm: wasmBytes() }
+  if (process.env.SOAK_VERBOSE) console.log(JSON.stringify(samples))
 
   // Every decision logged exactly once, and exactly the decisions the clients were told about.
   const duplicates = [...logged.values()].filter((n) => n !== 1).length
