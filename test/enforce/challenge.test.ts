@@ -1,0 +1,65 @@
+/** RFC 6750 § 3 challenges and the decision → HTTP outcome mapping (MCP authorization 2025-11-25). */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { bearerChallenge, protectedResourceMetadataUrl } from '../../src/enforce/challenge.ts'
+import { decisionOutcome, unauthorizedOutcome } from '../../src/enforce/outcome.ts'
+
+/** Parses `Bearer a="b", c="d"` into its attributes, failing on a repeated one. */
+function attributes(header: string): Record<string, string> {
+  assert.match(header, /^Bearer( |$)/)
+  const out: Record<string, string> = {}
+  for (const m of header.slice(6).matchAll(/\s*([a-z_]+)="([^"\\]*)"\s*(,|$)/g)) {
+    assert.ok(!(m[1]! in out), `attribute ${m[1]} appears twice`)
+    out[m[1]!] = m[2]!
+  }
+  return out
+}
+
+const rm = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'
+
+describe('Bearer challenges', () => {
+  test('no credential: a bare challenge without an error code (RFC 6750 § 3.1)', () => {
+    const o = unauthorizedOutcome({ resourceMetadataUrl: rm, defaultScopes: ['notes:read'] }, false)
+    assert.equal(o.status, 401)
+    assert.deepEqual(attributes(o.wwwAuthenticate!), { scope: 'notes:read', resource_metadata: rm })
+  })
+  test('invalid credential: invalid_token, scope and resource_metadata, each once', () => {
+    const o = unauthorizedOutcome({ resourceMetadataUrl: rm, defaultScopes: ['notes:read'] }, true)
+    const a = attributes(o.wwwAuthenticate!)
+    assert.equal(a.error, 'invalid_token')
+    assert.equal(a.scope, 'notes:read')
+    assert.equal(a.resource_metadata, rm)
+  })
+  test('scope-only denial: 403 insufficient_scope naming every scope the call needs', () => {
+    const o = decisionOutcome({ allow: false, reasons: [{ code: 'insufficient_scope', message: 'x' }], required_scopes: ['notes:admin', 'notes:write'] }, { decisionId: 'd', resourceMetadataUrl: rm, isRequest: true })
+    assert.equal(o.status, 403)
+    const a = attributes(o.wwwAuthenticate!)
+    assert.equal(a.error, 'insufficient_scope')
+    assert.equal(a.scope, 'notes:admin notes:write')
+    assert.equal(a.resource_metadata, rm)
+  })
+  test('token not issued for this server (issuer, audience): 401 invalid_token', () => {
+    for (const code of ['issuer_not_trusted', 'audience_mismatch']) {
+      const o = decisionOutcome({ allow: false, reasons: [{ code, message: 'x' }], required_scopes: [] }, { decisionId: 'd', resourceMetadataUrl: rm, isRequest: true })
+      assert.equal(o.status, 401)
+      assert.equal(attributes(o.wwwAuthenticate!).error, 'invalid_token')
+    }
+  })
+  test('any other denial: a JSON-RPC error with a generic message and the decision id; notifications 403', () => {
+    const d = { allow: false, reasons: [{ code: 'argument_denied', message: 'argument "path" …' }, { code: 'insufficient_scope', message: 'x' }], required_scopes: ['a'] }
+    const o = decisionOutcome(d, { decisionId: 'dec-1', resourceMetadataUrl: rm, isRequest: true })
+    assert.deepEqual(o, { status: 200, jsonRpcError: { code: -32003, message: 'Forbidden', data: { decision_id: 'dec-1' } } })
+    assert.equal(decisionOutcome(d, { decisionId: 'dec-1', isRequest: false }).status, 403)
+  })
+  test('values with a quote, backslash or control character are refused, never emitted', () => {
+    assert.throws(() => bearerChallenge({ scope: ['a"b'] }), TypeError)
+    assert.throws(() => bearerChallenge({ resourceMetadata: 'https://x/\\' }), TypeError)
+    assert.throws(() => bearerChallenge({ errorDescription: 'line\nbreak' }), TypeError)
+    assert.equal(bearerChallenge({}), 'Bearer')
+  })
+  test('metadata URL: the well-known segment between host and path (RFC 9728 § 3.1)', () => {
+    assert.equal(protectedResourceMetadataUrl('https://mcp.example.com/mcp'), rm)
+    assert.equal(protectedResourceMetadataUrl('https://mcp.example.com'), 'https://mcp.example.com/.well-known/oauth-protected-resource')
+    assert.equal(protectedResourceMetadataUrl('http://127.0.0.1:8181/a/b'), 'http://127.0.0.1:8181/.well-known/oauth-protected-resource/a/b')
+  })
+})
