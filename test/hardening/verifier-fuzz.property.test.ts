@@ -35,6 +35,7 @@ let verifier: TokenVerifier
 const codes = new Map<string, number>()
 const runs: string[] = []
 let fuzzedTotal = 0
+const fetches: string[] = []
 
 function count(code: string): void {
   codes.set(code, (codes.get(code) ?? 0) + 1)
@@ -230,7 +231,12 @@ const mutation = fc.oneof(bitFlip, bitFlip, charFlip, swap, headerChange, header
 before(async () => {
   keys = await Promise.all([makeKey('RS256', 'k-rsa'), makeKey('ES256', 'k-es'), makeKey('EdDSA', 'k-ed'), makeKey('PS256', 'k-ps')])
   stranger = await makeKey('ES256', 'k-es') // same kid as a trusted key, not trusted
-  verifier = createTokenVerifier({ audience: AUD, issuers: [{ issuer: ISSUER, jwks: jwksOf(...keys), algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], tenant: 'acme' }] })
+  // Keys are inline: no request is ever legitimate, whatever a token's jku / x5u / kid says (no SSRF).
+  const noNetwork = (async (input: unknown) => {
+    fetches.push(String(input))
+    throw new Error('the verifier must not make network requests here')
+  }) as typeof fetch
+  verifier = createTokenVerifier({ audience: AUD, issuers: [{ issuer: ISSUER, jwks: jwksOf(...keys), algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], tenant: 'acme' }] }, { fetch: noNetwork })
   valid = await Promise.all([
     ...keys.map((k) => mint(k, accessClaims(ISSUER, AUD, { scope: 'notes:read', exp: Math.floor(Date.now() / 1000) + 3600 }))),
     mint(keys[0]!, accessClaims(ISSUER, AUD, { scope: 'notes:read notes:write', exp: Math.floor(Date.now() / 1000) + 3600 })),
@@ -239,10 +245,13 @@ before(async () => {
   for (const t of valid) assert.equal((await verifier.verify(t)).subject, 'user-1')
 })
 
+after(() => assert.deepEqual(fetches, [], 'a fuzzed token made the verifier fetch something'))
+
 summaryAtExit('verifier-fuzz', () => ({
   seed: FUZZ.seed,
   properties: `${runs.length} (${runs.join(', ')})`,
   'tokens fuzzed': fuzzedTotal,
+  'network requests': fetches.length,
   codes: [...codes.entries()].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}=${n}`).join(' '),
 }))
 

@@ -16,6 +16,8 @@
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { after, before, it } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { createAuthz, type Authz } from '../../src/authz.ts'
@@ -52,6 +54,8 @@ let mcpUrl = ''
 let decideUrl = ''
 const logged = new Map<string, number>()
 let kinds: Kind[] = []
+let tokenInRecord = 0
+let loggedTotal = 0
 
 const call = (name: string, args: Record<string, unknown>) => JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args } })
 
@@ -85,11 +89,14 @@ before(async () => {
   const counting: DecisionLogSink = {
     name: 'count',
     write(record) {
+      loggedTotal++
       logged.set(record.decision_id, (logged.get(record.decision_id) ?? 0) + 1)
+      // Every token of this run is a JWT ("eyJ…"): none may reach a record, input included.
+      if (JSON.stringify(record).includes('eyJ')) tokenInRecord++
     },
     flush: async () => {},
     close: async () => {},
-    stats: () => ({ written: logged.size, dropped: 0, failed: 0 }),
+    stats: () => ({ written: loggedTotal, dropped: 0, failed: 0 }),
   }
   logger = createDecisionLogger({ sinks: [] }, { sinks: [counting] })
   authz = await createAuthz({ bundle: await buildTestBundle(testData), verifier, onDecision: (e) => void logger.log(e) })
@@ -107,6 +114,15 @@ after(async () => {
   await logger?.close()
 })
 
+// A full GC before each memory reading, so the numbers compare live memory, not GC timing.
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+const memory = () => {
+  gc()
+  const m = process.memoryUsage()
+  return { rss: m.rss, heap: m.heapUsed, wasm: wasmBytes() }
+}
+
 const wasmBytes = () => (authz.bundle.policy as unknown as { mem: { buffer: ArrayBuffer } }).mem.buffer.byteLength
 const mib = (b: number) => Math.round((b / 1048576) * 10) / 10
 
@@ -123,7 +139,20 @@ it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, th
   }
   const statuses = new Map<string, number>()
   const unexpected: string[] = []
-  const clientIds: string[] = []
+  let clientIds = 0
+  let missing = 0
+  let duplicates = 0
+  /**
+   * The record is written synchronously during the decision, before the answer: match and forget it
+   * (memory stays flat). An id answered twice is then `missing` the second time.
+   */
+  const matched = (id: string): void => {
+    clientIds++
+    const n = logged.get(id)
+    if (n === undefined) missing++
+    else if (n !== 1) duplicates++
+    logged.delete(id)
+  }
   let requests = 0
   let errors = 0
 
@@ -145,7 +174,7 @@ it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, th
         const key = `decide ${res.status}/${body.status}`
         statuses.set(key, (statuses.get(key) ?? 0) + 1)
         if (res.status !== 200 || body.status !== kind.decide) unexpected.push(`${kind.name} via /v1/decide: ${res.status}/${body.status}`)
-        if (body.decision_id) clientIds.push(body.decision_id)
+        if (body.decision_id) matched(body.decision_id)
         else unexpected.push(`${kind.name} via /v1/decide: no decision_id`)
       } else {
         const res = await fetch(mcpUrl, {
@@ -160,7 +189,7 @@ it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, th
         if (res.status !== kind.http) unexpected.push(`${kind.name} via MCP: ${res.status} ${text.slice(0, 100)}`)
         if (kind.name === 'denied argument' && !text.includes('-32003')) unexpected.push(`denied argument not a JSON-RPC Forbidden: ${text.slice(0, 100)}`)
         const id = res.headers.get('mcp-authz-decision-id')
-        if (id) clientIds.push(id)
+        if (id) matched(id)
         else unexpected.push(`${kind.name} via MCP: no decision id header`)
       }
     } catch (err) {
@@ -177,39 +206,38 @@ it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, th
       }),
     )
   }
-  const samples: Array<{ s: number; rss: number; heap: number }> = []
+  const samples: Array<{ s: number; rss: number; heap: number; ext: number; ab: number }> = []
   const t0 = Date.now()
-  const sampler = setInterval(() => samples.push({ s: Math.round((Date.now() - t0) / 100) / 10, rss: mib(process.memoryUsage().rss), heap: mib(process.memoryUsage().heapUsed) }), 1000)
+  const sampler = setInterval(() => samples.push({ s: Math.round((Date.now() - t0) / 100) / 10, rss: mib(process.memoryUsage().rss), heap: mib(process.memoryUsage().heapUsed), ext: mib(process.memoryUsage().external), ab: mib(process.memoryUsage().arrayBuffers) }), 1000)
   // Warm-up (JIT, memo, sockets, allocator arenas, WASM heap), then the measured run.
   await run(WARMUP_SECONDS)
-  globalThis.gc?.()
-  const start = { rss: process.memoryUsage().rss, wasm: wasmBytes() }
+  const start = memory()
   await run(SECONDS)
   clearInterval(sampler)
   await logger.flush()
-  globalThis.gc?.()
-  const end = { rss: process.memoryUsage().rss, wasm: wasmBytes() }
+  const end = memory()
   if (process.env.SOAK_VERBOSE) console.log(JSON.stringify(samples))
 
-  // Every decision logged exactly once, and exactly the decisions the clients were told about.
-  const duplicates = [...logged.values()].filter((n) => n !== 1).length
-  const missing = clientIds.filter((id) => !logged.has(id)).length
-  const clientSet = new Set(clientIds)
-  const extra = [...logged.keys()].filter((id) => !clientSet.has(id)).length
+  // Every decision logged exactly once, and exactly the decisions the clients were told about:
+  // whatever is left in `logged` was never seen by a client.
+  const extra = logged.size
 
   console.log(
     `soak: ${SECONDS} s, ${CONCURRENCY} connections, requests ${requests} (${Math.round(requests / SECONDS)}/s), failed ${errors}, unexpected ${unexpected.length}; ` +
       `statuses ${[...statuses.entries()].sort().map(([k, v]) => `${k}=${v}`).join(' ')}; ` +
-      `decision ids: clients ${clientIds.length}, logged ${logged.size}, duplicates ${duplicates}, missing ${missing}, extra ${extra}; ` +
-      `RSS ${mib(start.rss)}→${mib(end.rss)} MiB, WASM ${mib(start.wasm)}→${mib(end.wasm)} MiB`,
+      `decision ids: clients ${clientIds}, logged ${loggedTotal}, duplicates ${duplicates}, missing ${missing}, extra ${extra}, records with a token ${tokenInRecord}; ` +
+      `RSS ${mib(start.rss)}→${mib(end.rss)} MiB, JS heap ${mib(start.heap)}→${mib(end.heap)} MiB, WASM ${mib(start.wasm)}→${mib(end.wasm)} MiB`,
   )
   assert.deepEqual(unexpected.slice(0, 10), [], `${unexpected.length} unexpected answers`)
   assert.equal(errors, 0)
-  assert.equal(clientSet.size, clientIds.length, 'decision ids are unique')
+  assert.equal(loggedTotal, clientIds, 'as many records as answers')
   assert.equal(duplicates, 0, 'a decision logged more than once')
   assert.equal(missing, 0, 'a decision the client saw was not logged')
   assert.equal(extra, 0, 'a decision was logged that no client saw')
   assert.equal(logger.stats().dropped + logger.stats().failed, 0)
+  assert.equal(tokenInRecord, 0, 'a token reached the decision log')
   assert.equal(end.wasm, start.wasm, 'WASM memory grew after warm-up')
   assert.ok(end.rss < start.rss * 1.5, `RSS grew by more than 50 %: ${mib(start.rss)} → ${mib(end.rss)} MiB`)
+  // The client side keeps one decision id per request (a few MiB): allow for it, and nothing else.
+  assert.ok(end.heap < start.heap * 1.5 + 16 * 1048576, `JS heap (after GC) grew by more than 50 %: ${mib(start.heap)} → ${mib(end.heap)} MiB`)
 })
