@@ -181,7 +181,7 @@ export function allowEvent(method = 'tools/call', overrides: Partial<DecisionEve
 }
 
 /** Polls a condition every 5 ms, failing after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function waitFor(condition: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
   const start = Date.now()
   while (!condition()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)

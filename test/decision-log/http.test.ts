@@ -40,7 +40,7 @@ describe('http sink (OPA decision log service API)', () => {
     try {
       const sink = createHttpSink({ url: collector.url, batchMaxRecords: 3, flushIntervalMs: 40 })
       for (let i = 0; i < 7; i++) sink.write(record(i))
-      await waitFor(() => collector.batches.length === 3, 3000, 'three batches')
+      await waitFor(() => collector.batches.length === 3, 15_000, 'three batches')
       assert.deepEqual(collector.batches.map(ids), [['d-0', 'd-1', 'd-2'], ['d-3', 'd-4', 'd-5'], ['d-6']])
       assert.equal(sink.stats().written, 7)
       await sink.close()
@@ -153,7 +153,7 @@ describe('http sink (OPA decision log service API)', () => {
     for (let i = 0; i < 8; i++) sink.write(record(i))
     assert.equal(sink.stats().dropped, 3)
     assert.equal(sink.stats().buffered, 5)
-    await waitFor(() => sink.stats().retries >= 2, 3000, 'retries against the dead collector')
+    await waitFor(() => sink.stats().retries >= 2, 15_000, 'retries against the dead collector')
     const start = Date.now()
     await sink.close()
     assert.ok(Date.now() - start < 1500, 'close bounded by closeTimeoutMs')
@@ -199,7 +199,7 @@ describe('http sink (OPA decision log service API)', () => {
       const first = logger.log(sampleEvent({ decisionId: 'first' }))
       assert.equal(first?.decision_id, 'first', 'log() returns the record synchronously, not a promise')
       assert.equal(collector.requests.length, 0, 'nothing was sent during log()')
-      await waitFor(() => collector.held.length === 1, 3000, 'the first upload to hang')
+      await waitFor(() => collector.held.length === 1, 15_000, 'the first upload to hang')
       // The upload is in flight and hanging: log() still returns at once, and nothing more is sent.
       for (let i = 0; i < 100; i++) assert.ok(logger.log(sampleEvent({ decisionId: `d-${i}` })))
       assert.equal(sink.stats().buffered, 101)
