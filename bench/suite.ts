@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { Agent, request } from 'node:http'
-import { createServer } from 'node:net'
+import { freePort } from '../test/helpers/net.ts'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { measure } from 'mitata'
@@ -122,17 +122,6 @@ function skipped(id: string, group: ScenarioResult['group'], name: string, reaso
   return { id, group, name, status: 'skipped', reason }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 async function tryImport<T>(specifier: string): Promise<T | string> {
   try {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { freePort } from '../helpers/net.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -56,13 +56,6 @@ const PLANTED = {
   jwt: '', // a JWS, minted in before()
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as { port: number }
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
-  return port
-}
 
 /** Tool arguments full of planted secrets (keys the notes tools ignore or accept). */
 function plantedArguments(title: string, folder: string): Record<string, unknown> {

@@ -2,7 +2,7 @@
 // 127.0.0.1, tokens from a real oidc-provider (client_credentials, RFC 8707 resource indicators).
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { freePort } from '../helpers/net.ts'
 import { after, before, describe, it } from 'node:test'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js'
@@ -17,13 +17,6 @@ import { buildTestBundle } from '../helpers/bundle.ts'
 
 const SCOPES = ['notes:read', 'notes:write', 'notes:admin']
 
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as { port: number }
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
-  return port
-}
 
 let as: AuthorizationServer
 let notes: RunningNotesServer

@@ -27,11 +27,11 @@ import { PolicyError } from '../../src/policy/errors.ts'
 import { createSignatureVerifier, untarFiles } from '../../src/policy/signature.ts'
 import { startServer, type RunningServer } from '../../src/server/start.ts'
 import type { Principal } from '../../src/verify/index.ts'
-import { buildTestBundle, testData } from '../helpers/bundle.ts'
+import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 import { closedPortUrl, startLoopback, type LoopbackHandler, type LoopbackServer } from '../helpers/verify-loopback.ts'
 import { noHang, summaryAtExit } from './helpers.ts'
 
-const alice: Principal = { subject: 'alice', clientId: 'notes-app', issuer: 'https://as.example.com', tenant: 'acme', audience: ['https://mcp.example.com/mcp'], scopes: ['notes:read'], authMethod: 'jwt', tokenId: 't1', claims: {} }
+const alice: Principal = testPrincipal
 const readCall = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read', arguments: {} } }
 const writeCall = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'notes_write', arguments: { title: 'x' } } }
 const stricter = { mcp_authz: { ...testData.mcp_authz, tools: { ...testData.mcp_authz.tools, notes_read: { scopes: ['notes:admin'] } } } }

@@ -20,11 +20,11 @@ import { createAuthz, type Authz } from '../../src/authz.ts'
 import { createDecisionLogger, type DecisionLogger } from '../../src/decision-log/index.ts'
 import type { DecisionLogSink } from '../../src/decision-log/sinks/sink.ts'
 import type { Principal } from '../../src/verify/index.ts'
-import { buildTestBundle, testData } from '../helpers/bundle.ts'
+import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 import { closedPortUrl, startLoopback, type LoopbackServer } from '../helpers/verify-loopback.ts'
 import { noHang, summaryAtExit } from './helpers.ts'
 
-const alice: Principal = { subject: 'alice', clientId: 'notes-app', issuer: 'https://as.example.com', tenant: 'acme', audience: ['https://mcp.example.com/mcp'], scopes: ['notes:read'], authMethod: 'jwt', tokenId: 't1', claims: {} }
+const alice: Principal = testPrincipal
 const MESSAGES = [
   { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read', arguments: {} } },
   { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'notes_write', arguments: { title: 'x' } } },

@@ -17,11 +17,11 @@ import { after, before, describe, it } from 'node:test'
 import { createAuthz, type Authz, type DecisionEvent } from '../../src/authz.ts'
 import { mcpAuthzHandler } from '../../src/mcp/index.ts'
 import type { Principal } from '../../src/verify/index.ts'
-import { buildTestBundle, testData } from '../helpers/bundle.ts'
+import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 import { summaryAtExit } from './helpers.ts'
 
 const TRAP_REGO = fileURLToPath(new URL('./fixtures/trap', import.meta.url))
-const alice: Principal = { subject: 'alice', clientId: 'notes-app', issuer: 'https://as.example.com', tenant: 'acme', audience: ['https://mcp.example.com/mcp'], scopes: ['notes:read'], authMethod: 'jwt', tokenId: 't1', claims: {} }
+const alice: Principal = testPrincipal
 const read = (name: string) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {} } })
 const trapData = {
   mcp_authz: {

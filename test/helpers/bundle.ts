@@ -8,6 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildBundle } from '../../src/policy/build.ts'
+import type { Principal } from '../../src/verify/principal.ts'
 
 let dir: string | undefined
 
@@ -54,4 +55,17 @@ export const testData = {
     ],
     prompts: { summarize: { scopes: ['notes:read'], arguments: { style: { enum: ['short', 'long'] } } } },
   },
+}
+
+/** A verified JWT principal that `testData` trusts (issuer, tenant, audience), with the read scope. */
+export const testPrincipal: Principal = {
+  subject: 'alice',
+  clientId: 'notes-app',
+  issuer: 'https://as.example.com',
+  tenant: 'acme',
+  audience: ['https://mcp.example.com/mcp'],
+  scopes: ['notes:read'],
+  authMethod: 'jwt',
+  tokenId: 't1',
+  claims: {},
 }

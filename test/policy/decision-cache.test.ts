@@ -4,21 +4,10 @@ import { createAuthz, type DecisionEvent } from '../../src/authz.ts'
 import { DecisionCache } from '../../src/policy/decision-cache.ts'
 import type { Decision } from '../../src/policy/decision.ts'
 import type { Principal } from '../../src/verify/principal.ts'
-import { buildTestBundle, testData } from '../helpers/bundle.ts'
+import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 
 const cacheable = { mcp_authz: { ...testData.mcp_authz, decision_cache: true } }
-const alice: Principal = {
-  subject: 'alice',
-  clientId: 'notes-app',
-  issuer: 'https://as.example.com',
-  tenant: 'acme',
-  audience: ['https://mcp.example.com/mcp'],
-  scopes: ['notes:read'],
-  authMethod: 'jwt',
-  tokenId: 't1',
-  expiresAt: Math.floor(Date.now() / 1000) + 3600,
-  claims: {},
-}
+const alice: Principal = { ...testPrincipal, expiresAt: Math.floor(Date.now() / 1000) + 3600 }
 const readCall = (id = 1) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'notes_read' } })
 
 /** An engine that counts evaluations (each decision event records eval_ns; cache hits skip the engine, so we count on the engine). */

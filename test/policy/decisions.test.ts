@@ -6,19 +6,9 @@ import assert from 'node:assert/strict'
 import { before, describe, test } from 'node:test'
 import { createAuthz, type Authz } from '../../src/authz.ts'
 import type { Principal } from '../../src/verify/principal.ts'
-import { buildTestBundle, testData } from '../helpers/bundle.ts'
+import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 
-const alice: Principal = {
-  subject: 'alice',
-  clientId: 'notes-app',
-  issuer: 'https://as.example.com',
-  tenant: 'acme',
-  audience: ['https://mcp.example.com/mcp'],
-  scopes: ['notes:read'],
-  authMethod: 'jwt',
-  tokenId: 't1',
-  claims: { roles: ['editor'] },
-}
+const alice: Principal = { ...testPrincipal, claims: { roles: ['editor'] } }
 const writer: Principal = { ...alice, scopes: ['notes:read', 'notes:write'] }
 const admin: Principal = { ...writer, claims: { roles: ['admin'] } }
 

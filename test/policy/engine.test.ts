@@ -10,10 +10,10 @@ import { createAuthz } from '../../src/authz.ts'
 import { PolicyEngine } from '../../src/policy/engine.ts'
 import { PolicyError } from '../../src/policy/errors.ts'
 import type { Principal } from '../../src/verify/principal.ts'
-import { buildTestBundle, testData } from '../helpers/bundle.ts'
+import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 
 const run = promisify(execFile)
-const alice: Principal = { subject: 'alice', clientId: 'notes-app', issuer: 'https://as.example.com', tenant: 'acme', audience: ['https://mcp.example.com/mcp'], scopes: ['notes:read'], authMethod: 'jwt', tokenId: 't1', claims: {} }
+const alice: Principal = testPrincipal
 const readCall = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read' } }
 
 function withTool(scopes: string[]) {
