@@ -19,7 +19,7 @@ import { readBundle } from './policy/bundle.ts'
 import { DecisionCache, type DecisionCacheOptions } from './policy/decision-cache.ts'
 import { PolicyEngine, type ActiveBundle, type EngineOptions } from './policy/engine.ts'
 import { PolicyError } from './policy/errors.ts'
-import type { Principal } from './verify/principal.ts'
+import type { Principal } from './contracts/principal.ts'
 import { canonicalResourceUri } from './verify/resource-uri.ts'
 
 /** Shadow mode: decide and log, but let the call through. */

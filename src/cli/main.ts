@@ -14,7 +14,7 @@ import { AuthzError } from '../errors.ts'
 import { buildBundle } from '../policy/build.ts'
 import { PolicyError } from '../policy/errors.ts'
 import { schemaProblems } from '../schemas.ts'
-import type { Principal } from '../verify/principal.ts'
+import type { Principal } from '../contracts/principal.ts'
 import { ConfigError } from '../config/errors.ts'
 import { reasonSources, registerServerCommands } from '../server/cli.ts'
 

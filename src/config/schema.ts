@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from 'zod'
-import { isLoopbackHost } from '../server/auth.ts'
+import { isLoopbackHost } from '../net/loopback.ts'
 
 const SHA256_HEX = /^(sha256:)?[0-9a-f]{64}$/
 

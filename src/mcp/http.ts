@@ -15,7 +15,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { Authz, DecisionResult } from '../authz.ts'
 import { bearerChallenge } from '../enforce/challenge.ts'
 import { protectedResourceMetadata, protectedResourceMetadataPaths, type ProtectedResourceMetadata } from '../enforce/metadata.ts'
-import type { Principal } from '../verify/principal.ts'
+import type { Principal } from '../contracts/principal.ts'
 import { registeredToolAnnotations } from './protect.ts'
 
 /** Name of the response header carrying the decision id. */

@@ -18,7 +18,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { Authz, ListItem } from '../authz.ts'
 import { JsonRpcErrorCode } from '../action/errors.ts'
-import type { Principal } from '../verify/principal.ts'
+import type { Principal } from '../contracts/principal.ts'
 
 /** Options of {@link protect}. */
 export interface ProtectOptions {

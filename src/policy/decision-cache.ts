@@ -18,7 +18,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import type { Action } from '../action/action.ts'
-import type { Principal } from '../verify/principal.ts'
+import type { Principal } from '../contracts/principal.ts'
 import type { Decision } from './decision.ts'
 
 /** Options of {@link DecisionCache}. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Action } from '../action/action.ts'
-import type { Principal } from '../verify/principal.ts'
+import type { Principal } from '../contracts/principal.ts'
 
 /** Stable reason codes of the default policy library (custom policies may add their own). */
 export type ReasonCode =

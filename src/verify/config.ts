@@ -9,6 +9,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
+import { isLoopbackHost } from '../net/loopback.ts'
 import { canonicalResourceUri } from './resource-uri.ts'
 
 /** Asymmetric JWS algorithms the verifier can be configured to accept. Symmetric ones never are. */
@@ -297,8 +298,6 @@ function scopeArray(value: unknown, option: string): string[] {
   return scopes
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
-
 function endpointUrl(value: unknown, option: string, allowInsecure: boolean): URL {
   const raw = reqString(value, option)
   const url = URL.parse(raw)
@@ -306,7 +305,7 @@ function endpointUrl(value: unknown, option: string, allowInsecure: boolean): UR
   if (url.username !== '' || url.password !== '') fail(option, 'must not contain credentials')
   if (url.hash !== '') fail(option, 'must not contain a fragment')
   if (url.protocol === 'https:') return url
-  if (url.protocol === 'http:' && (allowInsecure || LOOPBACK_HOSTS.has(url.hostname))) return url
+  if (url.protocol === 'http:' && (allowInsecure || isLoopbackHost(url.hostname))) return url
   fail(option, 'must be an https URL (plain http only on loopback, or with dangerouslyAllowInsecureHttp)')
 }
 
