@@ -28,7 +28,7 @@ export interface DecisionEvent {
   /** Revision of the bundle that decided (its `.manifest` revision). */
   revision: string | undefined
   /** Timings in nanoseconds. */
-  metrics: { verify_ns?: number; eval_ns?: number; total_ns: number }
+  metrics: { verify_ns?: number; classify_ns?: number; eval_ns?: number; total_ns: number }
   /** `shadow` when the decision was only recorded, not enforced. */
   enforcement: 'enforced' | 'shadow'
   /** What the policy said (meaningful in shadow mode, where the call went through regardless). */
@@ -39,6 +39,10 @@ export interface DecisionEvent {
   error?: { code: string; message: string }
   /** Transport the call came over (`http`, `stdio`). */
   transport?: string
+  /** For a list-filtering evaluation (path `mcp/authz/visible`): what the list held and hid (first names only). */
+  list?: { kind: 'tool' | 'resource' | 'prompt'; total: number; visible: number; hidden: string[] }
+  /** The decision this one belongs to (the list call a filtering evaluation filtered). */
+  relatedDecisionId?: string
 }
 
 /** The MCP summary of a record: what a person reads first. Fields are absent when unknown. */
