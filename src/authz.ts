@@ -15,6 +15,8 @@ import { readBundle } from './policy/bundle.ts'
 import { DecisionCache, type DecisionCacheOptions } from './policy/decision-cache.ts'
 import { PolicyEngine, type ActiveBundle, type EngineOptions } from './policy/engine.ts'
 import { PolicyError } from './policy/errors.ts'
+import type { VerifierConfig } from './verify/config.ts'
+import { createTokenVerifier } from './verify/index.ts'
 import { canonicalResourceUri } from './verify/resource-uri.ts'
 import { check } from './authz/check.ts'
 import type { AuthzIncident, Core, ShadowConfig } from './authz/core.ts'
@@ -22,9 +24,11 @@ import { decide } from './authz/decide.ts'
 import { evaluate } from './authz/evaluate.ts'
 import { Recorder } from './authz/events.ts'
 import { bundleState, type BundleState } from './authz/state.ts'
+import { derivedVerifierConfig, TrustError, trustProblems, type DataTrust, type TrustProblem, type VerifierTrust } from './authz/trust.ts'
 import { visible, type VisibleOptions } from './authz/visible.ts'
 
-export type { AuthzIncident, ShadowConfig, VisibleOptions }
+export type { AuthzIncident, DataTrust, ShadowConfig, TrustProblem, VerifierTrust, VisibleOptions }
+export { TrustError }
 
 /** Configuration of {@link createAuthz}. */
 export interface AuthzConfig {
@@ -48,8 +52,16 @@ export interface AuthzConfig {
    * decision id. Exceptions are swallowed.
    */
   onError?: (incident: AuthzIncident) => void
-  /** Turns a bearer token into a principal (see `createTokenVerifier`). Needed by {@link Authz.check}. */
-  verifier?: CredentialVerifier
+  /**
+   * Turns a bearer token into a principal; needed by {@link Authz.check}. Either the verifier's
+   * configuration (see `createTokenVerifier`), from which the engine builds the verifier with the
+   * trust facts of the policy data — the audience is `data.mcp_authz.resource`, every issuer of
+   * `data.mcp_authz.issuers` is trusted with the tenant it is pinned to, so they are written once —
+   * or a verifier instance (`createTokenVerifier(...)`, or any `{ verify(token) }`), whose trust,
+   * when it describes it, must agree with the data. A disagreement refuses the bundle
+   * ({@link TrustError} naming both places). Default: none (every credential gets 401).
+   */
+  verifier?: CredentialVerifier | VerifierConfig
   /** Scopes named in the `scope` parameter of 401 challenges. Default: the policy's read scope. */
   challengeScopes?: readonly string[]
   /**
@@ -63,6 +75,8 @@ export interface AuthzConfig {
 /** What {@link Authz.check} needs from a verifier: token in, principal out, typed error otherwise. */
 export interface CredentialVerifier {
   verify(token: string, options?: { signal?: AbortSignal }): Promise<Principal>
+  /** What the verifier trusts, so the engine can check it against the policy data (`createTokenVerifier` sets it). */
+  readonly trust?: VerifierTrust
 }
 
 /** Extra facts about one call. */
@@ -145,6 +159,8 @@ export interface Authz {
   load(bundle: string | Uint8Array): Promise<ActiveBundle>
   /** The bundle serving now. */
   readonly bundle: ActiveBundle
+  /** The verifier {@link check} uses (built from the configuration and the data, or the one given). */
+  readonly verifier: CredentialVerifier | undefined
   /** Canonical resource URI of this server. */
   readonly resource: string
   /** RFC 9728 metadata URL for this resource. */
@@ -175,6 +191,11 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
   const cache = config.decisionCache === undefined ? undefined : new DecisionCache(config.decisionCache)
   let state: BundleState | undefined
   const current = (): BundleState => state as BundleState
+  const given = config.verifier
+  const verifierConfig = given !== undefined && typeof (given as CredentialVerifier).verify !== 'function' ? (given as VerifierConfig) : undefined
+  if (given !== undefined && (given === null || typeof given !== 'object')) throw new TypeError('config.verifier must be a verifier or its configuration')
+  let verifier: CredentialVerifier | undefined = verifierConfig === undefined ? (given as CredentialVerifier | undefined) : undefined
+  let trusted: string | undefined
   const onError = config.onError ?? reportOnStderr
   const core: Core = {
     engine,
@@ -205,22 +226,48 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
     }
     const prepared = await engine.prepare(bundle)
     const next = bundleState(prepared, config.challengeScopes)
+    const nextVerifier = verifierFor(prepared)
     engine.activate(prepared)
     state = next
+    verifier = nextVerifier
     cache?.clear()
     return prepared
+  }
+
+  /**
+   * The verifier for a bundle: built from the configuration with the data's trust facts (rebuilt
+   * only when those change, so key and principal caches survive ordinary reloads), or the given
+   * instance once its trust agrees with the data.
+   */
+  function verifierFor(active: ActiveBundle): CredentialVerifier | undefined {
+    const data: DataTrust = { resource: active.config.resource, issuers: active.config.issuers }
+    if (verifierConfig === undefined) {
+      if (verifier?.trust !== undefined) {
+        const problems = trustProblems(data, verifier.trust)
+        if (problems.length > 0) throw new TrustError(problems)
+      }
+      return verifier
+    }
+    const facts = JSON.stringify([data.resource, data.issuers])
+    if (facts === trusted && verifier !== undefined) return verifier
+    const built = createTokenVerifier(derivedVerifierConfig(data, verifierConfig))
+    trusted = facts
+    return built
   }
 
   await load(config.bundle)
 
   return {
     decide: (principal, message, context) => decide(core, principal, message, context),
-    check: (credential, message, context) => check(core, config.verifier, credential, message, context),
+    check: (credential, message, context) => check(core, verifier, credential, message, context),
     visible: (principal, kind, items, options) => visible(core, principal, kind, items, options),
     evaluate: (input) => evaluate(core, input),
     load,
     get bundle() {
       return current().active
+    },
+    get verifier() {
+      return verifier
     },
     get resource() {
       return current().active.config.resource

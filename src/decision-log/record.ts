@@ -85,6 +85,8 @@ export interface McpRecordFields {
   http_status?: number
   /** Error code (`error.code`), e.g. a verification failure. */
   error_code?: string
+  /** The decision this record belongs to (the list call a filtering record filtered). */
+  related_decision_id?: string
   /** Transport (`http`, `stdio`). */
   transport?: string
   /** `metrics.total_ns` in milliseconds. */
@@ -306,6 +308,7 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   if (typeof event.wouldAllow === 'boolean') mcp.would_allow = event.wouldAllow
   if (typeof event.httpStatus === 'number') mcp.http_status = event.httpStatus
   if (event.error !== undefined) mcp.error_code = String(event.error.code)
+  if (typeof event.relatedDecisionId === 'string') mcp.related_decision_id = event.relatedDecisionId
   const transport = str(event.transport) ?? str(context?.transport)
   if (transport !== undefined) mcp.transport = transport
   mcp.latency_ms = Math.round(totalNs / 1e3) / 1e3

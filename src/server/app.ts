@@ -111,7 +111,7 @@ const decisionRoutes =
           return { decision_id: r.decisionId, status: r.status, items: [], ...(r.wwwAuthenticate !== undefined ? { www_authenticate: r.wwwAuthenticate } : {}) }
         }
         const decisionId = r.decisionId
-        const visible = shared.authz.visible(r.principal, kind, items)
+        const visible = shared.authz.visible(r.principal, kind, items, { decisionId })
         return { decision_id: decisionId, status: 200, items: visible.map((i) => (kind === 'resource' ? (i.uri ?? i.uriTemplate) : i.name) as string) }
       },
     )
