@@ -7,26 +7,24 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
-import { createAuthz, type Authz, type CredentialVerifier, type DecisionEvent } from '../authz.ts'
+import { createAuthz, type Authz, type AuthzIncident, type CredentialVerifier, type DecisionEvent } from '../authz.ts'
 import type { Config } from '../config/schema.ts'
 import { createBundleLoader, fetchBundle, type BundleLoader } from '../policy/loader.ts'
 import { createSignatureVerifier } from '../policy/signature.ts'
-import { createTokenVerifier } from '../verify/index.ts'
 import type { VerifierConfig } from '../verify/config.ts'
 import { buildServer } from './app.ts'
 import { DEV_ISSUER, ensureDevIssuer } from './dev-issuer.ts'
 import { createServerMetrics, type ServerMetrics } from './metrics.ts'
 
 /**
- * The verifier configuration: `config.verifier`, the resource as default audience, and — when
- * `devIssuer` is configured (development only) — the local development issuer, with the tenant the
- * bundle pins it to.
+ * How tokens are verified: `config.verifier` and — when `devIssuer` is configured (development
+ * only) — the local development issuer's keys. What is trusted (audience, issuers, their tenants)
+ * is not repeated here: `createAuthz` derives it from the bundle's policy data.
  */
-export function verifierConfigFor(config: Config, authz: Pick<Authz, 'resource' | 'bundle'>, devJwks?: { keys: unknown[] }): VerifierConfig {
-  const vc: { issuers?: unknown[]; [key: string]: unknown } = { audience: authz.resource, ...(config.verifier ?? {}) }
+export function verifierConfigFor(config: Config, devJwks?: { keys: unknown[] }): VerifierConfig {
+  const vc: { issuers?: unknown[]; [key: string]: unknown } = { ...(config.verifier ?? {}) }
   if (devJwks !== undefined) {
-    const tenant = authz.bundle.config.issuers[DEV_ISSUER]?.tenant
-    vc.issuers = [...(Array.isArray(vc.issuers) ? vc.issuers : []), { issuer: DEV_ISSUER, jwks: devJwks, algorithms: ['ES256'], claims: ['roles'], ...(tenant !== undefined ? { tenant } : {}) }]
+    vc.issuers = [...(Array.isArray(vc.issuers) ? vc.issuers : []), { issuer: DEV_ISSUER, jwks: devJwks, algorithms: ['ES256'], claims: ['roles'] }]
   }
   return vc as unknown as VerifierConfig
 }
@@ -94,10 +92,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   if (verifyBundle !== undefined) await verifyBundle(first)
 
-  // The verifier needs the resource as audience, which may come from the bundle: bind it lazily.
-  let verifier: CredentialVerifier | undefined
-  const lazyVerifier: CredentialVerifier = {
-    verify: (token, opts) => (verifier as CredentialVerifier).verify(token, opts),
+  const dev = config.devIssuer !== undefined ? await ensureDevIssuer(config.devIssuer.dir) : undefined
+  const devJwks = dev?.jwks
+  // Logged through the app's logger once it exists; the first bundle's smoke test runs before.
+  let logError = (incident: AuthzIncident): void => {
+    process.stderr.write(`mcp-authz: ${incident.code}: ${incident.message} (decision ${incident.decisionId})\n`)
   }
   const authz = await createAuthz({
     bundle: first,
@@ -106,15 +105,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(config.engine !== undefined ? { engine: config.engine } : {}),
     ...(config.decisionCache !== undefined ? { decisionCache: config.decisionCache } : {}),
     shadow: config.shadow,
-    verifier: lazyVerifier,
+    verifier: verifierConfigFor(config, devJwks),
     onDecision: (event) => {
       metrics.observeDecision(event)
       log?.log(event)
     },
+    onError: (incident) => logError(incident),
   })
-  const dev = config.devIssuer !== undefined ? await ensureDevIssuer(config.devIssuer.dir) : undefined
-  const devJwks = dev?.jwks
-  verifier = createTokenVerifier(verifierConfigFor(config, authz, devJwks))
+  // /v1/visible verifies with whatever verifier the serving bundle's trust facts built.
+  const currentVerifier: CredentialVerifier = { verify: (token, opts) => (authz.verifier as CredentialVerifier).verify(token, opts) }
 
   const loader = createBundleLoader({
     target: authz,
@@ -138,7 +137,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   metrics.bundleActivated(authz.bundle.revision)
   const app = buildServer({
     authz,
-    verifier: lazyVerifier,
+    verifier: currentVerifier,
     host: config.server.host,
     apiKeyHashes: config.server.apiKeyHashes,
     bodyLimit: config.server.bodyLimit,
@@ -147,6 +146,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(config.server.devIssuer && devJwks !== undefined ? { devIssuerJwks: devJwks } : {}),
     logger: options.logger ?? false,
   })
+  logError = (incident) => app.log.error({ code: incident.code, decision_id: incident.decisionId, err: incident.message }, 'policy evaluation failed; the call was denied (policy_error)')
   const url = await app.listen({ host: config.server.host, port: config.server.port })
   loader.start()
 
