@@ -173,3 +173,15 @@ test_conditions_absent_from_the_rule_never_fail if {
 		d.allow
 	}
 }
+
+test_bounds_are_printed_as_numbers if {
+	c := object.union(cfg, {"tools": {"b": {"scopes": [], "arguments": {"x": {"min": -3, "max": 2.5}, "n": {"max": 4294967296}}}}})
+	d1 := data.mcp.authz.decision with input as {"principal": alice, "action": call("b", {"x": 2.51})} with data.mcp_authz as c
+	messages(d1) == {`argument "x" is above max 2.5`}
+	d2 := data.mcp.authz.decision with input as {"principal": alice, "action": call("b", {"x": -4})} with data.mcp_authz as c
+	messages(d2) == {`argument "x" is below min -3`}
+	d3 := data.mcp.authz.decision with input as {"principal": alice, "action": call("b", {"n": 4294967297})} with data.mcp_authz as c
+	messages(d3) == {`argument "n" is above max 4294967296`}
+	d4 := data.mcp.authz.decision with input as {"principal": alice, "action": call("b", {"x": "1"})} with data.mcp_authz as c
+	messages(d4) == {`argument "x" is not a number (min -3)`, `argument "x" is not a number (max 2.5)`}
+}

@@ -98,3 +98,17 @@ test_allow_rule_agrees_with_decision if {
 	not data.mcp.authz.allow with input as {"principal": alice, "action": call("notes_write", {})} with data.mcp_authz as cfg
 	not data.mcp.authz.allow with input as {"action": call("notes_read", {})} with data.mcp_authz as cfg
 }
+
+# The same reasons when the allowlist is on the method's rule instead of the item's.
+test_reason_messages_for_method_rule_allowlists if {
+	c := object.union(cfg, {"methods": {"tools/call": {"clients": ["other-app"], "roles": ["operator"], "tenants": ["globex"]}}})
+	d := data.mcp.authz.decision with input as {"principal": alice, "action": call("notes_read", {})} with data.mcp_authz as c
+	d.reasons == [
+		{"code": "client_not_allowed", "message": "client is not in the rule's client allowlist"},
+		{"code": "role_not_allowed", "message": "principal holds none of the rule's roles"},
+		{"code": "tenant_not_allowed", "message": "tenant is not in the rule's tenant allowlist"},
+	]
+	bad := object.remove(alice, ["scopes"])
+	m := data.mcp.authz.decision with input as {"principal": bad, "action": call("notes_read", {})} with data.mcp_authz as c
+	codes(m) == {"default_deny"}
+}
