@@ -117,8 +117,11 @@ function mapMethod(method: string, p: Record<string, unknown>, isRequest: boolea
  *
  * Malformed input is refused with the right JSON-RPC error: -32700 for invalid JSON or JSON beyond
  * the {@link MessageLimits}, -32600 for anything that is not one JSON-RPC 2.0 request, notification
- * or response (batches included: MCP 2025-11-25 has none), -32602 for an MCP method whose params
- * miss what authorization needs. Never throws.
+ * or response (batches included: MCP 2025-11-25 has none; a message with both a method and a
+ * result or error is neither), -32602 for an MCP method whose params miss what authorization needs
+ * or carry a resource URI without an honest canonical form (see `./resource-uri.ts`). Resource URIs
+ * are decided, and handed on in `message`, in the canonical form the server resolves them by.
+ * Never throws.
  *
  * @example
  * ```ts

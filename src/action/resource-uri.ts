@@ -59,7 +59,6 @@ function refuse(problem: ResourceUriProblem): CanonicalResourceUri {
 
 // What WHATWG URL parsing removes without a trace: ASCII tab / LF / CR anywhere, C0 controls and
 // space at either end.
-// eslint-disable-next-line no-control-regex
 const STRIPPED = /[\t\n\r]|^[\u0000-\u0020]|[\u0000-\u0020]$/
 
 /**

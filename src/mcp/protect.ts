@@ -9,6 +9,9 @@
  * etc. lazily), and the `fallbackRequestHandler`, are all guarded; `setRequestHandler` stays the
  * SDK's own.
  *
+ * Handlers receive the request as it was decided: a resource URI sent in another spelling reaches
+ * them in the canonical form the policy decided on (`new URL(uri).href`, see `action/resource-uri.ts`).
+ *
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
