@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
+import { canonicalResourceIdentifier, canonicalResourceTemplate } from '../action/resource-uri.ts'
 import type { Principal } from '../contracts/principal.ts'
 import type { ListItem } from '../authz.ts'
 import type { Core } from './core.ts'
@@ -30,6 +31,23 @@ function keyOf(kind: 'tool' | 'resource' | 'prompt', item: ListItem): string | u
 }
 
 /**
+ * The key the policy decides an item on: its name, or — for a resource — its URI (template) in the
+ * canonical form a `resources/read` of it would be decided on. An item without one is never shown.
+ */
+function policyKeyOf(kind: 'tool' | 'resource' | 'prompt', item: ListItem): string | undefined {
+  if (kind !== 'resource') return typeof item.name === 'string' ? item.name : undefined
+  if (typeof item.uri === 'string') {
+    const c = canonicalResourceIdentifier(item.uri)
+    return c.ok ? c.uri : undefined
+  }
+  if (typeof item.uriTemplate === 'string') {
+    const c = canonicalResourceTemplate(item.uriTemplate)
+    return c.ok ? c.uri : undefined
+  }
+  return undefined
+}
+
+/**
  * The items the principal may see. Fails closed (empty) when the policy cannot answer.
  *
  * @example
@@ -47,22 +65,24 @@ export function visible<T extends ListItem>(core: Core, principal: Principal, ki
   let shown: T[]
   let error: { code: string; message: string } | undefined
   try {
+    const policyKeys = items.map((item) => policyKeyOf(kind, item))
     const keys = new Set(
       core.engine.visible({
         principal,
         kind,
-        items: items.map((item) => {
-          const k = keyOf(kind, item) ?? ''
+        items: items.flatMap((item, i) => {
+          const k = policyKeys[i]
+          if (k === undefined) return []
           const entry: { name?: string; uri?: string; annotations?: Record<string, unknown> } = kind === 'resource' ? { uri: k } : { name: k }
           if (item.annotations !== undefined) entry.annotations = item.annotations
-          return entry
+          return [entry]
         }),
         server: state.server,
         context,
       }),
     )
-    shown = items.filter((item) => {
-      const k = keyOf(kind, item)
+    shown = items.filter((_, i) => {
+      const k = policyKeys[i]
       return k !== undefined && keys.has(k)
     })
   } catch (err) {
