@@ -34,6 +34,7 @@ export { DEFAULT_ALGORITHMS, SUPPORTED_ALGORITHMS, ALWAYS_REQUIRED_CLAIMS, resol
 export type {
   ApiKeyConfig,
   ApiKeyEntry,
+  ClaimSelection,
   IntrospectionConfig,
   JsonWebKeySet,
   JwsAlgorithm,
@@ -42,7 +43,12 @@ export type {
   VerifierConfig,
   VerifierOverrides,
 } from './config.ts'
+export { createIssuerDiscovery, discoverIssuerMetadata, metadataUrls } from './discovery.ts'
+export type { CachedDiscoveryOptions, DiscoveryOptions, IssuerDiscovery, IssuerMetadata } from './discovery.ts'
 export { TokenVerificationError } from './errors.ts'
+export type { AccessTokenTyp } from './jws.ts'
+export { createKeySet, createLocalKeySet, createRemoteKeySet, fetchJwks } from './key-set.ts'
+export type { KeySet, KeySetOptions, RemoteKeySetOptions } from './key-set.ts'
 export type { BearerErrorCode, TokenVerificationErrorCode } from './errors.ts'
 export { hasRocaFingerprint, vetJwks } from './key-vetting.ts'
 export type { PublicJwk, RejectedKey, VettedJwks } from './key-vetting.ts'
