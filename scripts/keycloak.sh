@@ -11,7 +11,7 @@
 #                                 comes from KC_BOOTSTRAP_ADMIN_USERNAME / KC_BOOTSTRAP_ADMIN_PASSWORD.
 #                                 Stop it with SIGTERM to its process group.
 #   scripts/keycloak.sh start PORT   `run` in the background; waits (bounded: KEYCLOAK_START_TIMEOUT
-#                                 seconds, default 240) until the imported realm answers, prints the PID.
+#                                 seconds, default 420) until the imported realm answers, prints the PID.
 #
 # Environment: KEYCLOAK_VERSIONS (space-separated, tried in order; default "26.7.3 26.5.6").
 set -euo pipefail
@@ -120,10 +120,10 @@ case "${1:-}" in
     install_keycloak >/dev/null
     setsid bash "$0" run "$port" >"${KEYCLOAK_LOG:-/dev/null}" 2>&1 &
     pid=$!
-    deadline=$((SECONDS + ${KEYCLOAK_START_TIMEOUT:-240}))
+    deadline=$((SECONDS + ${KEYCLOAK_START_TIMEOUT:-420}))
     until curl -fs -o /dev/null --max-time 5 "http://127.0.0.1:$port/realms/mcp/.well-known/openid-configuration"; do
       if ! kill -0 "$pid" 2>/dev/null; then log "Keycloak exited during start-up"; exit 5; fi
-      if [ "$SECONDS" -ge "$deadline" ]; then log "Keycloak not ready after ${KEYCLOAK_START_TIMEOUT:-240}s"; kill -TERM -- "-$pid" 2>/dev/null || true; exit 6; fi
+      if [ "$SECONDS" -ge "$deadline" ]; then log "Keycloak not ready after ${KEYCLOAK_START_TIMEOUT:-420}s"; kill -TERM -- "-$pid" 2>/dev/null || true; exit 6; fi
       sleep 1
     done
     echo "$pid"

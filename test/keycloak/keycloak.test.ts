@@ -153,7 +153,7 @@ describe('Keycloak: the notes example and the decision endpoint', { skip }, () =
     assert.equal(decodeProtectedHeader(token).typ, 'JWT')
     const claims = decodeJwt(token)
     assert.equal(claims.iss, issuer)
-    assert.deepEqual(claims.aud, [resource, 'mcp-resource-server'], 'the resource, and the introspecting client (Keycloak 26 requires it)')
+    assert.deepEqual((claims.aud as string[]).slice().sort(), ['mcp-resource-server', resource].sort(), 'the resource, and the introspecting client (Keycloak 26 requires it)')
     assert.equal(claims.azp, 'notes-app')
     assert.equal(claims.client_id, undefined)
     assert.deepEqual((claims.realm_access as { roles: string[] }).roles.sort(), ['notes-admin', 'notes-editor'])
