@@ -8,7 +8,8 @@
  * 2. starts with the API-key prefix → API-key verifier;
  * 3. memoized principal for this token still valid → returned;
  * 4. compact JWS whose unverified `iss` is a configured issuer → that issuer's JWT verifier (the
- *    peek only selects the configuration; nothing unverified is trusted);
+ *    peek only selects the configuration; nothing unverified is trusted; keys come from the
+ *    configured JWKS, or from the issuer's own metadata by discovery — never from the token);
  * 5. otherwise introspection when configured — except a JWT naming an issuer other than the
  *    introspection `issuer`, which is refused (`ERR_ISSUER_UNKNOWN`) without any network call;
  * 6. otherwise `ERR_ISSUER_UNKNOWN` / `ERR_TOKEN_MALFORMED`.

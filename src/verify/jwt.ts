@@ -1,6 +1,7 @@
 /**
  * RFC 9068 JWT access tokens from one pinned issuer: header policy first (no key lookup, no
- * crypto), then jose `jwtVerify` with the issuer's vetted keys, exact `iss`, required claims,
+ * crypto), then jose `jwtVerify` with the issuer's vetted keys (a signature failing under a cached
+ * key gets one cooldown-limited key refetch and one retry: a reused `kid`), exact `iss`, required claims,
  * `exp`/`nbf` (and `iat` age) with bounded skew; then `iat` not in the future, `aud` containing
  * this server's canonical resource URI (RFC 8707), no `cnf` (sender-constrained tokens are not
  * bearer tokens), and normalisation into a {@link Principal}.
