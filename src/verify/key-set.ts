@@ -214,8 +214,9 @@ export function createRemoteKeySet(url: URL | (() => Promise<URL>), options: Rem
 
   /** A usable set: fetched when missing or older than the max age (within the cooldown, the last failure is repeated). */
   async function ensureFresh(): Promise<void> {
-    if (inflight !== undefined) return inflight
+    // A fresh set is used as is, even while a miss-triggered refetch runs (and perhaps fails).
     if (vetted !== undefined && now() - fetchedAt < options.cacheMaxAgeMs) return
+    if (inflight !== undefined) return inflight
     if (coolingDown() && lastFailure !== undefined) throw lastFailure
     return refresh()
   }

@@ -8,7 +8,8 @@ import { decodeProtectedHeader } from 'jose'
 import { createTokenVerifier } from '../../src/verify/index.ts'
 import type { JwtIssuerConfig, VerifierConfig } from '../../src/verify/index.ts'
 import { startAuthorizationServer, type AuthorizationServer, type Realm } from '../helpers/authorization-server.ts'
-import { accessClaims, makeKey, mint, type TestKey } from '../helpers/verify-tokens.ts'
+import { accessClaims, jwksOf, makeKey, mint, type TestKey } from '../helpers/verify-tokens.ts'
+import { sendJson, startLoopback } from '../helpers/verify-loopback.ts'
 
 const MCP = 'https://mcp.example.test/mcp'
 let as: AuthorizationServer
@@ -23,12 +24,17 @@ before(async () => {
 })
 after(() => as.close())
 
-/** A verifier on a clock the test moves; `cacheMax: 0` so every call really verifies. */
+/**
+ * A verifier on a clock that only the test moves (frozen at creation, so a slow machine cannot
+ * carry a step past the cooldown); `cacheMax: 0` so every call really verifies. Tokens issued a
+ * few seconds later are within the default 30 s clock tolerance.
+ */
 function clockedVerifier(realm: Realm, issuer: Partial<JwtIssuerConfig> = {}, extra: Partial<VerifierConfig> = {}) {
   const clock = { offset: 0 }
+  const base = Date.now()
   const verifier = createTokenVerifier(
     { audience: MCP, cacheMax: 0, issuers: [{ issuer: realm.issuer, jwksUri: realm.jwksUri, ...issuer }], ...extra },
-    { now: () => Date.now() + clock.offset },
+    { now: () => base + clock.offset },
   )
   return { verifier, clock }
 }
@@ -173,5 +179,32 @@ describe('JWKS by discovery: configuring the issuer alone', () => {
     const verifier = createTokenVerifier({ audience: MCP, cacheMax: 0, issuers: [`${as.issuer}/`] })
     const forged = await mint(attacker, accessClaims(`${as.issuer}/`, MCP, { scope: 'notes:read' }), { kid: 'x' })
     await assert.rejects(verifier.verify(forged), { code: 'ERR_JWKS_UNAVAILABLE' })
+  })
+})
+
+describe('a refetch in flight never holds up tokens of cached keys', () => {
+  it('while an unknown kid waits on a hanging JWKS refetch, a token of a cached key verifies at once', async () => {
+    const key = await makeKey('ES256', 'cached')
+    let served = 0
+    const jwks = await startLoopback((_req, res) => {
+      if (served++ === 0) sendJson(res, jwksOf(key)) // later requests hang until the timeout
+    })
+    try {
+      const issuer = 'https://hang.example.test'
+      const verifier = createTokenVerifier({ audience: MCP, cacheMax: 0, issuers: [{ issuer, jwksUri: `${jwks.url}/jwks`, jwksTimeout: 5, jwksCooldown: 0 }] })
+      const good = () => mint(key, accessClaims(issuer, MCP, { scope: 'notes:read' }))
+      await verifier.verify(await good())
+      let unknownSettled = false
+      const unknown = verifier.verify(await mint(attacker, accessClaims(issuer, MCP), { kid: 'unknown' })).finally(() => {
+        unknownSettled = true
+      })
+      unknown.catch(() => {})
+      while (jwks.requests.length < 2) await new Promise((r) => setTimeout(r, 5)) // the refetch is in flight
+      assert.equal((await verifier.verify(await good())).issuer, issuer)
+      assert.equal(unknownSettled, false, 'the cached key answered while the refetch still hangs')
+      await assert.rejects(unknown, { code: 'ERR_JWKS_UNAVAILABLE' })
+    } finally {
+      await jwks.close()
+    }
   })
 })
