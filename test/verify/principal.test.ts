@@ -197,3 +197,41 @@ describe('JSON Pointer (RFC 6901)', () => {
     for (const path of [['a', '-'], ['a', '00'], ['a', '1'], ['n', 'x'], ['s', 'length'], ['toString'], ['a', 'length']]) assert.equal(valueAt(doc, path), undefined, path.join('/'))
   })
 })
+
+describe('what the refusals say (for operators; never sent to clients)', () => {
+  const message = (claims: Record<string, unknown>, options: NormalizeOptions = jwt): string => {
+    try {
+      normalizePrincipal(claims, options)
+    } catch (e) {
+      return (e as Error).message
+    }
+    return 'accepted'
+  }
+  it('names the claim and the expected type', () => {
+    assert.equal(message({ ...base, scope: ['a'] }), '"scope" claim must be a space-delimited string')
+    assert.equal(message({ ...base, scp: 1 }, { ...jwt, acceptScp: true }), '"scp" claim must be a string or array of strings')
+    assert.equal(message({ ...base, scope: 'a"b' }), '"scope" claim holds an invalid scope token')
+    assert.equal(message({ ...base, scope: Array.from({ length: 257 }, (_, i) => `s${i}`).join(' ') }), 'more than 256 scopes')
+    assert.equal(message({ ...base, sub: 1 }), '"sub" claim must be a non-empty string')
+    assert.equal(message({ ...base, exp: '1' }), '"exp" claim must be a NumericDate')
+  })
+  it('a bad pointer names the option it came from', () => {
+    assert.throws(() => normalizePrincipal(base, { ...jwt, tenantClaim: '/a~2' }), /^TypeError: "tenantClaim" is not a valid JSON Pointer: "\/a~2"$/)
+    assert.throws(() => normalizePrincipal(base, { ...jwt, claimPointers: { roles: '/a~' } }), /^TypeError: "claims\.roles" is not a valid JSON Pointer/)
+  })
+  it('an own "__proto__" member of the claims is never copied, by name or by pointer (no prototype pollution)', () => {
+    const claims = JSON.parse('{"iss":"i","sub":"s","__proto__":{"polluted":true},"x":{"__proto__":{"polluted":true}}}') as Record<string, unknown>
+    const pointers = JSON.parse('{"__proto__":"/x","y":"/x/__proto__"}') as Record<string, string>
+    const p = normalizePrincipal(claims, { ...jwt, claimAllowlist: ['__proto__'], claimPointers: pointers })
+    assert.equal(Object.getPrototypeOf(p.claims), Object.prototype)
+    assert.equal((p.claims as { polluted?: unknown }).polluted, undefined)
+    assert.deepEqual(Object.keys(p.claims), ['y'], 'only the pointer into an own member named __proto__, under a safe name')
+  })
+  it('JSON Pointer edges: multi-digit indexes, non-string input, the length limit itself', () => {
+    assert.equal(valueAt({ list: Array.from({ length: 12 }, (_, i) => i) }, ['list', '10']), 10)
+    assert.equal(parsePointer(42 as unknown as string), undefined)
+    const longest = `/${'a'.repeat(511)}`
+    assert.equal(longest.length, 512)
+    assert.deepEqual(parsePointer(longest), ['a'.repeat(511)])
+  })
+})
