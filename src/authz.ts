@@ -10,6 +10,7 @@ import type { JsonRpcError } from './action/errors.ts'
 import { resolveLimits, type MessageLimits } from './action/limits.ts'
 import type { Principal } from './contracts/principal.ts'
 import type { DecisionEvent } from './decision-log/record.ts'
+import type { StepUpScopes } from './enforce/outcome.ts'
 import type { Decision, PolicyInput, Reason } from './policy/decision.ts'
 import { readBundle } from './policy/bundle.ts'
 import { DecisionCache, type DecisionCacheOptions } from './policy/decision-cache.ts'
@@ -64,6 +65,8 @@ export interface AuthzConfig {
   verifier?: CredentialVerifier | VerifierConfig
   /** Scopes named in the `scope` parameter of 401 challenges. Default: the policy's read scope. */
   challengeScopes?: readonly string[]
+  /** Which scopes a 403 step-up challenge names: `'required'` or `'granted-and-required'` (see {@link StepUpScopes}). Default: `'required'`. */
+  stepUpScopes?: StepUpScopes
   /**
    * Caches decisions (bounded LRU, `max` default 10000) — only for bundles whose data declares
    * `decision_cache: true`. Cleared on reload; an entry never outlives the principal's `expiresAt`.
@@ -182,6 +185,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
   if (config === null || typeof config !== 'object') throw new TypeError('config must be an object')
   if (typeof config.bundle !== 'string' && !(config.bundle instanceof Uint8Array)) throw new TypeError('config.bundle must be a file path or the bundle bytes')
   if (config.onDecision !== undefined && typeof config.onDecision !== 'function') throw new TypeError('config.onDecision must be a function')
+  if (config.stepUpScopes !== undefined && config.stepUpScopes !== 'required' && config.stepUpScopes !== 'granted-and-required') throw new TypeError("config.stepUpScopes must be 'required' or 'granted-and-required'")
   if (config.onError !== undefined && typeof config.onError !== 'function') throw new TypeError('config.onError must be a function')
   if (config.decisionCache !== undefined && (config.decisionCache === null || typeof config.decisionCache !== 'object')) throw new TypeError('config.decisionCache must be an object')
   const wantedResource = config.resource === undefined ? undefined : canonicalResourceUri(config.resource)
@@ -202,6 +206,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
     limits: resolveLimits(config.limits),
     transport,
     shadow: config.shadow,
+    stepUpScopes: config.stepUpScopes ?? 'required',
     cache,
     recorder: new Recorder(config.onDecision, () => current().active.revision, transport),
     state: current,

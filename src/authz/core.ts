@@ -6,6 +6,7 @@
  */
 import type { Action } from '../action/action.ts'
 import type { MessageLimits } from '../action/limits.ts'
+import type { StepUpScopes } from '../enforce/outcome.ts'
 import type { DecisionCache } from '../policy/decision-cache.ts'
 import type { PolicyEngine } from '../policy/engine.ts'
 import type { Recorder } from './events.ts'
@@ -30,6 +31,8 @@ export interface Core {
   readonly limits: Readonly<Required<MessageLimits>>
   readonly transport: string
   readonly shadow: ShadowConfig | undefined
+  /** Which scopes a 403 step-up challenge names. */
+  readonly stepUpScopes: StepUpScopes
   readonly cache: DecisionCache | undefined
   readonly recorder: Recorder
   /** The state of the bundle serving now. */

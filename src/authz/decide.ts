@@ -83,7 +83,12 @@ export function decide(core: Core, principal: Principal, message: unknown, conte
   const decision = evaluateInput(core, principal, input, decisionId)
   const evalNs = nsSince(evalStart)
   const shadow = !decision.allow && isShadowed(core.shadow, action)
-  const outcome = decisionOutcome(decision, { decisionId, resourceMetadataUrl: state.metadataUrl, isRequest: action.id !== undefined })
+  const outcome = decisionOutcome(decision, {
+    decisionId,
+    resourceMetadataUrl: state.metadataUrl,
+    isRequest: action.id !== undefined,
+    ...(core.stepUpScopes === 'granted-and-required' && !decision.allow ? { stepUpScopes: core.stepUpScopes, grantedScopes: principal.scopes, knownScopes: state.knownScopes } : {}),
+  })
   const reasons = attributed(decision.reasons, state.ruleOf)
   const result: DecisionResult = {
     decisionId,

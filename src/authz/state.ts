@@ -5,6 +5,7 @@
  * @module
  */
 import { protectedResourceMetadataUrl } from '../enforce/challenge.ts'
+import { scopesNamed } from '../enforce/metadata.ts'
 import type { ActiveBundle } from '../policy/engine.ts'
 import { inputPlan, type InputFacts, type InputPlan } from './input.ts'
 
@@ -22,6 +23,8 @@ export interface BundleState {
   readonly challengeScopes: readonly string[]
   /** Where each reason code of the bundle comes from (`file:line`), when the bundle says. */
   readonly ruleOf: ReadonlyMap<string, string>
+  /** Every scope the policy data names (a step-up challenge never echoes others). */
+  readonly knownScopes: readonly string[]
 }
 
 /** The analysis facts of a bundle, when `mcp-authz build` recorded them. */
@@ -49,5 +52,6 @@ export function bundleState(active: ActiveBundle, challengeScopes: readonly stri
     metadataUrl: protectedResourceMetadataUrl(config.resource),
     challengeScopes: challengeScopes ?? [config.defaults?.read_scope ?? 'mcp:read'],
     ruleOf,
+    knownScopes: scopesNamed(config),
   }
 }

@@ -154,7 +154,8 @@ function isFederatedIssuer(issuer: string): boolean {
  */
 export function derivedVerifierConfig(data: DataTrust, how: VerifierConfig, places: TrustPlaces = { verifier: 'verifier' }): VerifierConfig {
   if (how === null || typeof how !== 'object' || Array.isArray(how)) throw new TypeError(`${places.verifier} must be an object`)
-  const explicit = Array.isArray(how.issuers) ? how.issuers : []
+  // An issuer may be given as its identifier alone (its keys are then found by discovery).
+  const explicit = (Array.isArray(how.issuers) ? how.issuers : []).map((e) => (typeof e === 'string' ? { issuer: e } : e))
   const described: VerifierTrust = {
     ...(how.audience !== undefined ? { audience: how.audience } : {}),
     issuers: explicit.map((e) => ({ issuer: e?.issuer, ...(e?.tenant !== undefined ? { tenant: e.tenant } : {}), ...(e?.tenantClaim !== undefined ? { tenantClaim: e.tenantClaim } : {}) })),
