@@ -4,8 +4,15 @@
  * - Keys that carry transport credentials (`headers`, `authorization`, `cookie`, …) are removed.
  * - Every string value and every key is scanned for secrets ({@link SECRET_PATTERNS}); a match is
  *   replaced by `[REDACTED:<kind>]`.
- * - Values under secret key names (`password`, `client_secret`, …) are replaced whole; long
- *   random-looking values under keys that might hold secrets (`token`, `key`, …) too.
+ * - Values under secret key names (`password`, `client_secret`, `Private-Key`, …) are replaced
+ *   whole, whatever their type: strings, numbers, objects, arrays, binaries (only `null`, booleans
+ *   and empty strings, which hold nothing, are kept). Long random-looking values under keys that
+ *   might hold secrets (`token`, `key`, …) are replaced too.
+ * - A private JWK (an object with `kty` and a private member `d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`,
+ *   `k` or `priv`) is replaced whole wherever it sits, whatever its key; in JSON text that mentions
+ *   `"kty"`, the values of those members are replaced.
+ * - `Error` objects are logged as their text (`name: message`, then up to three causes), redacted
+ *   like any string, never as `{}`.
  * - Depth, node count and string sizes are bounded: what is beyond is replaced by `[TRUNCATED]`.
  *   Cycles become `[CIRCULAR]`. It never throws and never recurses deeper than `maxDepth`.
  * - Copy-on-write: the input is never modified, and a value with nothing to redact is returned as
@@ -34,6 +41,63 @@ export const TRUNCATED = '[TRUNCATED]'
 export const CIRCULAR = '[CIRCULAR]'
 /** Replaces a value that could not be read (a throwing getter or proxy). */
 export const UNREADABLE = '[UNREADABLE]'
+
+/** Members that make a JWK private (RFC 7517/7518: RSA `d p q dp dq qi oth`, EC/OKP `d`, `oct` `k`; AKP `priv`). */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const
+/** The same members' values in JSON text (only looked for in strings that mention `"kty"`). */
+const PRIVATE_JWK_TEXT = /("(?:d|p|q|dp|dq|qi|oth|k|priv)"\s*:\s*)("(?:[^"\\]|\\.)*"|\[[^\]]*\])/g
+
+/**
+ * Whether a value is a private JWK: an object with a string `kty` and a private member.
+ *
+ * @example
+ * ```ts
+ * isPrivateJwk({ kty: 'EC', crv: 'P-256', x: '…', y: '…', d: '…' }) // true
+ * isPrivateJwk({ kty: 'EC', crv: 'P-256', x: '…', y: '…' }) // false (public)
+ * ```
+ */
+export function isPrivateJwk(value: object): boolean {
+  if (Array.isArray(value) || !Object.hasOwn(value, 'kty') || typeof (value as { kty?: unknown }).kty !== 'string') return false
+  return PRIVATE_JWK_MEMBERS.some((m) => Object.hasOwn(value, m))
+}
+
+const MAX_CAUSES = 3
+
+/**
+ * The text an `Error` is logged as: `name: message`, its `code` when it has one, and up to three
+ * causes. Never throws (what cannot be read is `[UNREADABLE]`).
+ *
+ * @example
+ * ```ts
+ * errorText(new Error('evaluation failed', { cause: new RangeError('out of memory') }))
+ * // 'Error: evaluation failed; cause: RangeError: out of memory'
+ * ```
+ */
+export function errorText(error: Error): string {
+  const one = (e: unknown): string => {
+    if (e instanceof Error) {
+      const code = (e as { code?: unknown }).code
+      return `${String(e.name)}${typeof code === 'string' || typeof code === 'number' ? ` [${code}]` : ''}: ${String(e.message)}`
+    }
+    if (typeof e === 'string') return e
+    try {
+      return JSON.stringify(e) ?? String(e)
+    } catch {
+      return UNREADABLE
+    }
+  }
+  try {
+    let text = one(error)
+    let cause: unknown = error.cause
+    for (let n = 0; n < MAX_CAUSES && cause !== undefined && cause !== null; n++) {
+      text += `; cause: ${one(cause)}`
+      cause = cause instanceof Error ? cause.cause : undefined
+    }
+    return text
+  } catch {
+    return UNREADABLE
+  }
+}
 
 /** Options of {@link createRedactor}. JSON-serialisable. */
 export interface RedactionOptions {
@@ -198,6 +262,12 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
     s.masked ??= []
     if (s.masked.length < maxPaths) s.masked.push(pointer(s))
   }
+  /** A value under a secret key name, replaced whole. */
+  function secretField(s: State): string {
+    s.redacted++
+    noteMasked(s)
+    return placeholder('secret_field')
+  }
 
   /** Cuts a string to the length and total budgets; `undefined` when nothing of it fits. */
   function bound(s: State, text: string): { text: string; cut: boolean } | undefined {
@@ -232,6 +302,19 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
         changed = true
       }
     }
+    if (out.includes('"kty"')) {
+      let jwkMembers = 0
+      const replaced = out.replace(PRIVATE_JWK_TEXT, (_m, name: string) => {
+        jwkMembers++
+        return `${name}"${placeholder('private_jwk')}"`
+      })
+      if (jwkMembers > 0) {
+        if (!changed) noteMasked(s)
+        s.redacted += jwkMembers
+        out = replaced
+        changed = true
+      }
+    }
     if (!changed && key.cls === 'maybe' && entropy !== undefined && !out.startsWith('[REDACTED:') && looksLikeSecretValue(out, entropy.minLength, entropy.threshold)) {
       s.redacted++
       noteMasked(s)
@@ -259,12 +342,7 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       case 'string':
         return scanString(s, value, key)
       case 'number':
-        if (key.cls === 'secret' && Number.isFinite(value)) {
-          s.redacted++
-          noteMasked(s)
-          return placeholder('secret_field')
-        }
-        return value
+        return key.cls === 'secret' ? secretField(s) : value
       case 'bigint':
         return scanString(s, value.toString(), key)
       case 'object':
@@ -273,6 +351,7 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
         return value
     }
     if (value === null) return null
+    if (key.cls === 'secret') return secretField(s)
     if (depth >= maxDepth) {
       s.truncated++
       return TRUNCATED
@@ -282,6 +361,12 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       return CIRCULAR
     }
     if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[BINARY ${value.byteLength} bytes]`
+    if (value instanceof Error) return scanString(s, errorText(value), key)
+    if (isPrivateJwk(value)) {
+      s.redacted++
+      noteMasked(s)
+      return placeholder('private_jwk')
+    }
     if (!Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
       // Dates, URLs and the like: log what JSON.stringify would.
       let json: unknown

@@ -30,13 +30,13 @@ describe('redactor: structure', () => {
     assert.equal(JSON.stringify(out.value).includes('ghp_'), false)
   })
 
-  it('replaces values under secret key names whole (strings and numbers), at any depth and in arrays', () => {
+  it('replaces values under secret key names whole (strings, numbers, arrays), at any depth', () => {
     const out = redact({ user: 'al', password: 'correct horse battery staple', nested: { client_secret: 'abc', pin: 1234, apiKey: 987654 }, passwords: ['a1', 'b2'], password_hint: 'pet name' })
     assert.deepEqual(out.value, {
       user: 'al',
       password: '[REDACTED:secret_field]',
       nested: { client_secret: '[REDACTED:secret_field]', pin: 1234, apiKey: '[REDACTED:secret_field]' },
-      passwords: ['[REDACTED:secret_field]', '[REDACTED:secret_field]'],
+      passwords: '[REDACTED:secret_field]',
       password_hint: 'pet name',
     })
   })
