@@ -117,7 +117,7 @@ export interface RedactionOptions {
   maxDepth?: number
   /** Values (nodes) visited per call; the rest becomes `[TRUNCATED]`. Default `10000`. */
   maxNodes?: number
-  /** Longest string kept, in UTF-16 code units; longer ones are cut and end in `…[TRUNCATED]`. Default `8192`. */
+  /** Longest string kept, in UTF-16 code units; longer ones are cut and end in `…[TRUNCATED]`. Default `8192`, at most `1048576`. */
   maxStringLength?: number
   /** Total length of string values kept per call; past it strings become `[TRUNCATED]`. Default `262144`. */
   maxTotalStringLength?: number
@@ -150,6 +150,8 @@ export interface RedactCallOptions {
 /** Redacts one value. Never throws. */
 export type Redactor = (value: unknown, options?: RedactCallOptions) => RedactionResult
 
+/** Largest accepted `maxStringLength`. */
+const MAX_STRING_LENGTH = 1_048_576
 const DEFAULT_STRIP = ['headers', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie']
 const EMPTY: readonly string[] = Object.freeze([])
 
@@ -182,7 +184,9 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
   if (typeof options !== 'object' || options === null) throw new TypeError(`${optionName} must be an object`)
   const maxDepth = positiveInt(options.maxDepth, `${optionName}.maxDepth`, 32, 1000)
   const maxNodes = positiveInt(options.maxNodes, `${optionName}.maxNodes`, 10_000)
-  const maxStringLength = positiveInt(options.maxStringLength, `${optionName}.maxStringLength`, 8192)
+  // Above about a million characters, V8's regular-expression engine can run out of stack on some
+  // near-miss texts; the bound keeps every scan below that.
+  const maxStringLength = positiveInt(options.maxStringLength, `${optionName}.maxStringLength`, 8192, MAX_STRING_LENGTH)
   const maxTotal = positiveInt(options.maxTotalStringLength, `${optionName}.maxTotalStringLength`, 262_144)
   const maxPaths = options.maxPaths === undefined ? 64 : positiveInt(options.maxPaths, `${optionName}.maxPaths`, 64, 100_000)
 
