@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
@@ -10,6 +9,7 @@ import { createFileSink } from '../../src/decision-log/sinks/file.ts'
 import { createStdoutSink } from '../../src/decision-log/sinks/stdout.ts'
 import { createLineSink, OPA_DECISION_LOG_TYPE, sonicDestination } from '../../src/decision-log/sinks/stream.ts'
 import { sampleEvent, waitFor } from './helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 function record(i: number): DecisionRecord {
   return buildDecisionRecord(sampleEvent({ decisionId: `d-${i}` }))
@@ -153,7 +153,7 @@ describe('stdout sink (pino)', () => {
 describe('file sink', () => {
   let dir: string
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mcp-authz-dl-'))
+    dir = await tempDir('mcp-authz-dl-')
   })
   after(async () => {
     await rm(dir, { recursive: true, force: true })

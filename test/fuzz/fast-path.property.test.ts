@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { before, describe, test } from 'node:test'
@@ -15,6 +14,7 @@ import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm'
 import { readBundle } from '../../src/policy/bundle.ts'
 import { LIBRARY_DIR } from '../../src/policy/build.ts'
 import { testData } from '../helpers/bundle.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const run = promisify(execFile)
 const seed = Number(process.env.FUZZ_SEED ?? 20261123)
@@ -23,7 +23,7 @@ const numRuns = Number(process.env.FUZZ_RUNS ?? 1000)
 describe('property: the fast path agrees with the deny rules', () => {
   let policy: LoadedPolicy
   before(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-fast-'))
+    const dir = await tempDir('mcp-authz-fast-')
     await writeFile(join(dir, 'data.json'), JSON.stringify(testData))
     const out = join(dir, 'b.tar.gz')
     await run(process.env.MCP_AUTHZ_OPA ?? 'opa', ['build', '-t', 'wasm', '-e', 'mcp/authz/decision', '-e', 'mcp/authz/deny', '-e', 'mcp/authz/visible', '--ignore', '*_test.rego', '-o', out, LIBRARY_DIR, dir])

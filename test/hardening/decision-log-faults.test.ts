@@ -23,6 +23,7 @@ import type { Principal } from '../../src/verify/index.ts'
 import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 import { closedPortUrl, startLoopback, type LoopbackServer } from '../helpers/verify-loopback.ts'
 import { noHang, summaryAtExit } from './helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const alice: Principal = testPrincipal
 const MESSAGES = [
@@ -157,9 +158,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
   })
 
   it('a file sink that cannot open fails fast; one whose writes fail (disk full) counts failures, decisions unaffected', async () => {
-    const { mkdtemp } = await import('node:fs/promises')
-    const { tmpdir } = await import('node:os')
-    const dir = await mkdtemp(`${tmpdir()}/hardening-log-`)
+    const dir = await tempDir('mcp-authz-hardening-log-')
     assert.throws(() => createDecisionLogger({ sinks: [{ type: 'file', path: dir }] }), 'a directory in place of the file is refused at creation')
     const errors: string[] = []
     const logger = createDecisionLogger({ sinks: [{ type: 'file', path: '/dev/full', flushTimeoutMs: 500 }] }, { onError: (e) => errors.push(e.code) })

@@ -5,8 +5,7 @@
  * The document shows the file itself (with package imports): checked here too.
  */
 import assert from 'node:assert/strict'
-import { copyFile, mkdtemp, readFile, rename, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { copyFile, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -19,6 +18,7 @@ import { METRIC_NAMES, SPAN_ATTRIBUTES } from '../../src/observability/index.ts'
 import { createTokenVerifier } from '../../src/verify/index.ts'
 import { buildTestBundle, testData } from '../helpers/bundle.ts'
 import { accessClaims, jwksOf, makeKey, mint } from '../helpers/verify-tokens.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const ISSUER = 'https://as.example.com'
 const AUD = testData.mcp_authz.resource
@@ -41,7 +41,7 @@ before(async () => {
   // The host application registers its OpenTelemetry SDK first, as it would with NodeSDK.
   trace.setGlobalTracerProvider(tracerProvider)
   otelMetrics.setGlobalMeterProvider(meterProvider)
-  dir = await mkdtemp(join(tmpdir(), 'mcp-authz-observability-'))
+  dir = await tempDir('mcp-authz-observability-')
   await copyFile(await buildTestBundle(testData, { revision: 'rev-1' }), join(dir, 'bundle.tar.gz'))
   const key = await makeKey('ES256', 'k1')
   token = await mint(key, accessClaims(ISSUER, AUD, { scope: 'notes:read' }))
