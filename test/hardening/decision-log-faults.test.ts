@@ -77,7 +77,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     assert.equal(s.events, 400)
     assert.equal(s.logged, 400)
     assert.ok(s.dropped >= 350, `dropped ${s.dropped}`)
-    await noHang(logger.close(), 5000, 'close() against a dead collector')
+    await noHang(logger.close(), 20_000, 'close() against a dead collector')
     s = logger.stats()
     assert.equal(s.written, 0)
     assert.equal(s.dropped + s.failed, 400, `every record is either dropped or failed: ${JSON.stringify(s)}`)
@@ -89,7 +89,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     const logger = createDecisionLogger({ sinks: [{ type: 'http', url: `${collector.url}/logs`, flushIntervalMs: 5, closeTimeoutMs: 1000, retry: FAST_RETRY }] })
     const authz = await withLogger(logger)
     decideMany(authz, 40)
-    await noHang(logger.close(), 5000, 'close() against a failing collector')
+    await noHang(logger.close(), 20_000, 'close() against a failing collector')
     const s = logger.stats()
     assert.equal(s.written, 0)
     assert.equal(s.failed + s.dropped, 40)
@@ -120,7 +120,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
       (async () => {
         while (held.length === 0) await new Promise((r) => setTimeout(r, 5))
       })(),
-      5000,
+      20_000,
       'the first upload',
     )
     const decidedWhileHanging = order.length
@@ -136,7 +136,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     // Release: everything buffered is delivered.
     const release = setInterval(() => held.splice(0).forEach((f) => f()), 5)
     try {
-      await noHang(logger.flush(), 5000, 'flush after the collector recovers')
+      await noHang(logger.flush(), 20_000, 'flush after the collector recovers')
     } finally {
       clearInterval(release)
     }
@@ -153,7 +153,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     const s = logger.stats()
     assert.equal(s.logged, 500)
     assert.ok(s.dropped > 0, `dropped ${s.dropped}`)
-    await noHang(logger.close(), 5000, 'close() on a stalled stream')
+    await noHang(logger.close(), 20_000, 'close() on a stalled stream')
     faults.push('stream stalled')
   })
 
@@ -164,7 +164,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     const logger = createDecisionLogger({ sinks: [{ type: 'file', path: '/dev/full', flushTimeoutMs: 500 }] }, { onError: (e) => errors.push(e.code) })
     const authz = await withLogger(logger)
     decideMany(authz, 50)
-    await noHang(logger.close(), 5000, 'close() on a full disk')
+    await noHang(logger.close(), 20_000, 'close() on a full disk')
     const s = logger.stats()
     assert.equal(s.logged, 50)
     assert.equal(s.written, 0, JSON.stringify(s))
