@@ -420,12 +420,10 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       const label = typeof obj.name === 'string' ? obj.name : typeof obj.key === 'string' ? obj.key : undefined
       if (label !== undefined && label.length <= 256) pairInfo = keyInfo(label)
     }
+    // The copy starts at the first key that changes (or is stripped): every key before it is kept as is.
     const copyUpTo = (i: number): Record<string, unknown> => {
       const copy: Record<string, unknown> = {}
-      for (let j = 0; j < i; j++) {
-        const k = keys[j] as string
-        if (!isStripped(k)) setOwn(copy, k, obj[k])
-      }
+      for (let j = 0; j < i; j++) setOwn(copy, keys[j] as string, obj[keys[j] as string])
       return copy
     }
     for (let i = 0; i < keys.length; i++) {
