@@ -57,7 +57,7 @@ const PRIVATE_JWK_TEXT = /("(?:d|p|q|dp|dq|qi|oth|k|priv)"\s*:\s*)("(?:[^"\\]|\\
  * ```
  */
 export function isPrivateJwk(value: object): boolean {
-  if (Array.isArray(value) || !Object.hasOwn(value, 'kty') || typeof (value as { kty?: unknown }).kty !== 'string') return false
+  if (!Object.hasOwn(value, 'kty') || typeof (value as { kty?: unknown }).kty !== 'string') return false
   return PRIVATE_JWK_MEMBERS.some((m) => Object.hasOwn(value, m))
 }
 

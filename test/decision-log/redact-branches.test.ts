@@ -142,6 +142,37 @@ describe('redactor: values and keys, exactly', () => {
     assert.deepEqual(redact({ aws_secret: key40, awsSecret: 'short', db_secret: key40 }).value, { aws_secret: '[REDACTED:aws_secret_access_key]', awsSecret: SECRET, db_secret: SECRET })
   })
 
+  it('only a value of exactly 40 key characters is named aws_secret_access_key', () => {
+    const key41 = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYX'
+    assert.deepEqual(redact({ aws_secret: key41 }).value, { aws_secret: SECRET })
+  })
+
+  it('a high-entropy replacement is counted and listed', () => {
+    const out = redact({ nested: { token: HIGH_ENTROPY } }, { pathPrefix: '/in' })
+    assert.equal(out.redacted, 1)
+    assert.deepEqual(out.paths.masked, ['/in/nested/token'])
+  })
+
+  it('JSON text with "kty" but no private member is left alone', () => {
+    const v = { jwk: '{"kty":"EC","crv":"P-256","x":"xx","y":"yy"}' }
+    const out = redact(v)
+    assert.equal(out.value, v)
+    assert.equal(out.redacted, 0)
+    assert.deepEqual(out.paths.masked, [])
+  })
+
+  it('keys are cut at maxStringLength exactly, and each cut is counted', () => {
+    const out = createRedactor({ maxStringLength: 8 })({ abcdefgh: 1, abcdefghi: 2 })
+    assert.deepEqual(out.value, { abcdefgh: 1, [`abcdefgh…${TRUNCATED}`]: 2 })
+    assert.equal(out.truncated, 1)
+  })
+
+  it('keys that redact to the same text stay apart: #2, #3', () => {
+    const keys = [AKIA, 'AKIAIOSFODNN7EXAMPLF', 'AKIAIOSFODNN7EXAMPLG']
+    const out = redact(Object.fromEntries(keys.map((k, i) => [k, i])))
+    assert.deepEqual(out.value, { '[REDACTED:aws_access_key_id]': 0, '[REDACTED:aws_access_key_id]#2': 1, '[REDACTED:aws_access_key_id]#3': 2 })
+  })
+
   it('secrets in keys are replaced and counted; short keys are not scanned', () => {
     const out = redact({ [AKIA]: 1, ok: 2 }, { pathPrefix: '/in' })
     assert.deepEqual(out.value, { '[REDACTED:aws_access_key_id]': 1, ok: 2 })

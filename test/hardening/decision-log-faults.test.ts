@@ -180,13 +180,14 @@ describe('decision-log sink faults never delay or change decisions; losses are c
       const logger = createDecisionLogger({ sinks: [{ type: 'file', path: '/dev/full', flushTimeoutMs: 200 }] })
       const event = { decisionId: 'x', timestamp: new Date(), path: 'mcp/authz/decision', input: undefined, result: { allow: false, reasons: [], required_scopes: [] }, revision: 'r', metrics: { total_ns: 1 }, enforcement: 'enforced' }
       for (let i = 0; i < 20; i++) logger.log(event)
-      await new Promise((r) => setTimeout(r, 100))
+      // Wait (bounded) for the write error to have happened, rather than sleeping and hoping.
+      for (const until = Date.now() + 15000; logger.stats().failed < 20 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10))
       ${close ? 'await logger.close()' : ''}
       console.log(JSON.stringify(logger.stats()))`
     for (const close of [true, false]) {
       const started = Date.now()
       const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        const child = execFile(process.execPath, ['--input-type=module', '-e', script(close)], { timeout: 10_000 }, (_err, out) => resolve({ code: child.exitCode, stdout: out }))
+        const child = execFile(process.execPath, ['--input-type=module', '-e', script(close)], { timeout: 30_000 }, (_err, out) => resolve({ code: child.exitCode, stdout: out }))
       })
       assert.equal(code, 0, `the process ${close ? 'with' : 'without'} close() did not exit by itself (killed after ${Date.now() - started} ms)`)
       assert.equal(JSON.parse(stdout.trim()).failed, 20)
