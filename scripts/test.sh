@@ -44,4 +44,19 @@ tsc -p tsconfig.json
 
 echo "== node --test"
 if [ "$#" -gt 0 ]; then files=("$@"); else files=("test/**/*.test.ts"); fi
-node --test --test-timeout=180000 --test-concurrency=2 "${files[@]}"
+# The tests get a temp folder of their own (TMPDIR), so what they leave behind is theirs alone and
+# is seen: every test folder is made by test/helpers/temp.ts (named mcp-authz-*, removed when the
+# test process exits); an mcp-authz-* entry left after the run fails it.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcp-authz-testrun.XXXXXX")
+trap 'rm -rf "$run_tmp"' EXIT
+status=0
+TMPDIR="$run_tmp" node --test --test-timeout=180000 --test-concurrency=2 "${files[@]}" || status=$?
+leaked=$(find "$run_tmp" -mindepth 1 -maxdepth 1 -name 'mcp-authz-*' -printf '%f\n' | sort)
+others=$(find "$run_tmp" -mindepth 1 -maxdepth 1 ! -name 'mcp-authz-*' -printf '%f\n' | sort)
+if [ -n "$others" ]; then echo "note: the run left these in the temp folder (not made by the tests' helper):"; echo "$others"; fi
+if [ -n "$leaked" ]; then
+  echo "temp folders left behind by the tests (use tempDir() from test/helpers/temp.ts, or remove what you create):"
+  echo "$leaked"
+  [ "$status" -ne 0 ] || status=1
+fi
+exit "$status"
