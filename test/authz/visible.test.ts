@@ -37,3 +37,15 @@ describe('visible()', () => {
     assert.equal(record?.list?.hidden[0], 'unlisted_0')
   })
 })
+
+describe('metrics count decisions, not list filtering', () => {
+  test('a filtering record is not counted in mcp_authz_decisions_total', async () => {
+    const { createServerMetrics } = await import('../../src/server/metrics.ts')
+    const metrics = createServerMetrics({ processMetrics: false })
+    const authz = await createAuthz({ bundle: await buildTestBundle(testData), onDecision: metrics.observeDecision })
+    authz.decide(testPrincipal, { jsonrpc: '2.0', id: 1, method: 'tools/list' })
+    authz.visible(testPrincipal, 'tool', [{ name: 'notes_read' }, { name: 'other' }])
+    const values = (await metrics.registry.getSingleMetric('mcp_authz_decisions_total')?.get())?.values ?? []
+    assert.equal(values.reduce((n, v) => n + v.value, 0), 1)
+  })
+})
