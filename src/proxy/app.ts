@@ -201,11 +201,12 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
         if (method !== 'GET' && method !== 'POST' && method !== 'DELETE') {
           return reply.code(405).header('allow', 'GET, POST, DELETE').send({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed' } })
         }
+        // The client went away while its token was being verified: stop waiting (the response's close, not the request's, which ends with its body).
         const abort = new AbortController()
         const onClose = () => abort.abort()
-        request.raw.once('close', onClose)
+        reply.raw.once('close', onClose)
         const verdict = await guard.authorize({ method, url: request.url, headers: request.headers, body: method === 'POST' ? (request.body ?? Buffer.alloc(0)) : undefined, signal: abort.signal })
-        request.raw.off('close', onClose)
+        reply.raw.off('close', onClose)
         if (!verdict.pass) return reply.code(verdict.status).headers(verdict.headers).send(verdict.body)
         reply.hijack()
         const res = reply.raw
