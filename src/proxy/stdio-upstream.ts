@@ -5,8 +5,8 @@
  * child's messages are relayed back, list results filtered on the way.
  *
  * A process is spawned by `initialize` and lives as long as its session: it is stopped on DELETE,
- * when the session idles out (`idleTimeoutMs` without a message either way), and when the proxy
- * closes. At most `maxProcesses` run at once; one more `initialize` gets 503 with `Retry-After`.
+ * when the session idles out (`idleTimeoutMs` without a message either way and no request pending;
+ * a request the client cancels is no longer pending), and when the proxy closes. At most `maxProcesses` run at once; one more `initialize` gets 503 with `Retry-After`.
  * When a process dies, its pending requests get a JSON-RPC error and the session ends (404 after).
  *
  * Routing the child's messages: responses go to the stream of their request; `notifications/progress`
@@ -98,6 +98,9 @@ export function createStdioUpstream(options: StdioUpstreamOptions): Upstream & {
   function touch(session: Session): void {
     if (session.timer !== undefined) clearTimeout(session.timer)
     session.timer = setTimeout(() => {
+      // A request still being worked on is not idleness (a process may take long to start or answer);
+      // the client gives up on it with notifications/cancelled, which clears it.
+      if (session.pending.size > 0) return touch(session)
       context.log('info', 'stdio session idle: ended', { session: session.id })
       void end(session)
     }, idleMs)
@@ -164,6 +167,8 @@ export function createStdioUpstream(options: StdioUpstreamOptions): Upstream & {
     if (session.ended) return
     touch(session)
     const id = requestIdOf(message)
+    const m = message as { method?: unknown; params?: { requestId?: unknown } }
+    if (m.method === 'notifications/cancelled' && (typeof m.params?.requestId === 'string' || typeof m.params?.requestId === 'number')) session.pending.delete(m.params.requestId)
     if (id !== undefined) {
       const params = (message as { params?: unknown }).params
       const meta = isObject(params) && isObject(params._meta) ? params._meta : undefined

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Authz } from '../authz.ts'
 import type { Principal } from '../contracts/principal.ts'
-import type { HttpPass } from '../mcp/http.ts'
+import { DECISION_ID_HEADER, type HttpPass } from '../mcp/http.ts'
 import type { LearnedAnnotations } from './filter.ts'
 import type { ProxyMetrics } from './metrics.ts'
 
@@ -65,5 +65,5 @@ export function answerUpstreamFailure(res: ServerResponse, status: number, id: s
     return
   }
   const body = JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: UPSTREAM_ERROR_CODE, message, data: { decision_id: decisionId } } })
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [DECISION_ID_HEADER]: decisionId }).end(body)
 }
