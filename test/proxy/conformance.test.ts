@@ -3,7 +3,8 @@
 // `createProxy` with a policy admitting the suite's credential-less principal (listing every tool,
 // resource and prompt the suite uses). Both runs must pass the same number of checks: the proxy
 // changes nothing an MCP client can see (SSE, resumption with Last-Event-ID, sampling, elicitation,
-// progress, logging, subscriptions, DNS rebinding protection).
+// progress, logging, subscriptions, DNS rebinding protection). Then again with the target server
+// over stdio behind the proxy's bridge (a process per session).
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, describe, it } from 'node:test'
+import { liveChildren } from '../../src/proxy/index.ts'
 import { staticPrincipal } from '../../src/verify/index.ts'
 import { startConformanceServer } from '../conformance/server.ts'
 import { startTestProxy } from './helpers.ts'
@@ -38,6 +40,7 @@ const TOOLS = [
   'test_error_handling', 'test_tool_with_progress', 'test_sampling', 'test_elicitation', 'test_elicitation_sep1034_defaults', 'test_elicitation_sep1330_enums',
   'test_reconnection', 'json_schema_2020_12_tool',
 ]
+let directPassed: number | undefined
 const PROMPTS = ['test_simple_prompt', 'test_prompt_with_arguments', 'test_prompt_with_embedded_resource', 'test_prompt_with_image']
 
 describe('MCP conformance suite through the proxy', { timeout: 400_000 }, () => {
@@ -47,6 +50,7 @@ describe('MCP conformance suite through the proxy', { timeout: 400_000 }, () => 
       const direct = await suite(upstream.url)
       console.log(`conformance direct: ${direct.passed} passed, ${direct.failed} failed`)
       assert.equal(direct.failed, 0, direct.output.slice(-3000))
+      directPassed = direct.passed
       const scopes = { scopes: ['mcp:read'] }
       const proxy = await startTestProxy(undefined, { url: upstream.url }, {
         data: (resource) => ({
@@ -77,5 +81,34 @@ describe('MCP conformance suite through the proxy', { timeout: 400_000 }, () => 
     } finally {
       await upstream.close()
     }
+  })
+})
+
+describe('MCP conformance suite through the proxy, stdio upstream', { timeout: 400_000 }, () => {
+  it('passes through the stdio bridge (a process per session)', async () => {
+    const proxy = await startTestProxy(undefined, { command: process.execPath, args: [new URL('./conformance-stdio.ts', import.meta.url).pathname], env: { PATH: process.env.PATH ?? '' }, maxProcesses: 64, stopGraceMs: 500 }, {
+      data: (resource) => ({
+        mcp_authz: {
+          resource,
+          authorization_servers: ['http://127.0.0.1:1/unused'],
+          issuers: {},
+          defaults: { read_scope: 'mcp:read', write_scope: 'mcp:write', unlisted_tools: 'deny', unlisted_resources: 'deny', unlisted_prompts: 'deny' },
+          tools: Object.fromEntries(TOOLS.map((t) => [t, { scopes: ['mcp:read'] }])),
+          resources: [{ prefix: 'test://', scopes: ['mcp:read'] }],
+          prompts: Object.fromEntries(PROMPTS.map((p) => [p, { scopes: ['mcp:read'] }])),
+        },
+      }),
+      dangerouslyAllowAnonymous: staticPrincipal({ subject: 'conformance-suite', scopes: ['mcp:read'] }),
+    })
+    try {
+      const through = await suite(proxy.url)
+      console.log(`conformance through the proxy, stdio upstream: ${through.passed} passed, ${through.failed} failed`)
+      assert.equal(through.failed, 0, through.output.slice(-4000))
+      assert.ok(directPassed !== undefined, 'the direct run comes first')
+      assert.equal(through.passed, directPassed)
+    } finally {
+      await proxy.close()
+    }
+    assert.equal(liveChildren(), 0, 'every stdio process stopped with the proxy')
   })
 })
