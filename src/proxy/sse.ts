@@ -3,7 +3,8 @@
  * (LF, CRLF or CR endings, as the WHATWG SSE parser accepts), and for each event whose `data` is a
  * JSON-RPC message lets a function replace it (list filtering). Event ids, event types, `retry`
  * and comments pass unchanged, so `Last-Event-ID` resumption works end to end; events left alone
- * pass byte for byte (line endings normalised to LF). Used with `stream.pipeline`, so backpressure
+ * pass byte for byte (line endings normalised to LF). Data that is not JSON (MCP sends only JSON-RPC
+ * messages; an empty `data:` priming event is kept) is dropped, never passed unfiltered. Used with `stream.pipeline`, so backpressure
  * from the client reaches the upstream socket.
  *
  * Bounded: an event (or a line) larger than `maxEventBytes` fails the stream with
@@ -52,6 +53,7 @@ export class SseRewriter extends Transform {
   #eventBytes = 0
   #lastEventId: string | undefined
   #events = 0
+  #dropped = 0
 
   constructor(options: SseRewriterOptions) {
     super()
@@ -64,6 +66,11 @@ export class SseRewriter extends Transform {
   /** The last `id:` seen (the client's resumption point), if any. */
   get lastEventId(): string | undefined {
     return this.#lastEventId
+  }
+
+  /** Data that was not JSON, dropped (the event's other fields passed). */
+  get dropped(): number {
+    return this.#dropped
   }
 
   /** Events passed on so far. */
@@ -150,11 +157,15 @@ export class SseRewriter extends Transform {
     }
     let out = lines
     if (firstData !== -1) {
+      const text = data.join('\n')
       let message: unknown
       try {
-        message = JSON.parse(data.join('\n'))
+        message = text.trim() === '' ? undefined : JSON.parse(text)
       } catch {
-        message = undefined
+        // Not JSON to us, maybe JSON to a laxer client parser (NaN, …): what cannot be filtered is not
+        // passed. The event's id and type stay, so resumption points are kept.
+        out = lines.filter((line) => !(line === 'data' || line.startsWith('data:')))
+        this.#dropped++
       }
       if (message !== undefined) {
         const replaced = this.#map(message)
