@@ -27,7 +27,7 @@ export function registerProxyCommand(program: Command): void {
     .addHelpText('after', '\nSee docs/proxy.md. Stops gracefully on SIGTERM / SIGINT (stdio processes stopped). Exit codes: 0 stopped, 1 unexpected, 2 bad configuration or bundle.')
     .action(async (opts: { config: string; logLevel: string }) => {
       const config = await loadConfig(opts.config)
-      if (config.proxy === undefined) throw new ConfigError('ERR_CONFIG_INVALID', `${opts.config} has no proxy section`, [{ path: '$.proxy', message: 'required by mcp-authz proxy' }])
+      if (config.proxy === undefined) throw new ConfigError('ERR_CONFIG_INVALID', `configuration ${opts.config} is invalid:\n  $.proxy: required by mcp-authz proxy`, [{ path: '$.proxy', message: 'required by mcp-authz proxy' }])
       let running
       try {
         running = await startProxy(config, { baseDir: dirname(resolve(opts.config)), handleSignals: true, logger: { level: opts.logLevel } })
