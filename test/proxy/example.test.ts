@@ -3,7 +3,7 @@
 // a development token. Only the port (and with it the resource URI), the bundle and dev-issuer paths
 // are moved to the test's own (environment overrides), and the stdout decision log is left out.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, it } from 'node:test'
@@ -32,7 +32,8 @@ it('the documented example protects the Python server: 401 without a token, filt
   const port = await freePort()
   const resource = `http://127.0.0.1:${port}/mcp`
   const data = (await readFile(new URL('data.json', EXAMPLE), 'utf8')).replaceAll('http://127.0.0.1:8080/mcp', resource)
-  const bundle = await buildTestBundle(JSON.parse(data))
+  const bundle = join(dir, 'proxy-bundle.tar.gz')
+  await copyFile(await buildTestBundle(JSON.parse(data)), bundle)
   const env = { MCP_AUTHZ_PROXY_PORT: String(port), MCP_AUTHZ_BUNDLE_PATH: bundle, MCP_AUTHZ_DEV_ISSUER_DIR: dir }
   const config = await loadConfig(new URL('config.yaml', EXAMPLE).pathname, { env })
   assert.equal(config.proxy?.upstream.command, 'python3')
@@ -53,4 +54,18 @@ it('the documented example protects the Python server: 401 without a token, filt
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   assert.match(metrics, /mcp_authz_proxy_stdio_processes 1/)
   assert.match(metrics, /mcp_authz_decisions_total\{result="allow"/)
+
+  // Hot reload: a new bundle published over the file (by rename) serves the next call, no restart.
+  const ready = async () => ((await (await fetch(`http://127.0.0.1:${port}/ready`)).json()) as { revision: string }).revision
+  const before = await ready()
+  const opened = JSON.parse(data) as { mcp_authz: { tools: Record<string, unknown> } }
+  opened.mcp_authz.tools.notes_write = { scopes: ['notes:read'] }
+  await copyFile(await buildTestBundle(opened), join(dir, 'next.tar.gz'))
+  await rename(join(dir, 'next.tar.gz'), bundle)
+  const deadline = Date.now() + 30_000
+  while ((await ready()) === before) {
+    assert.ok(Date.now() < deadline, 'the new bundle was activated within 30 s')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['notes_read', 'notes_write'])
 })
