@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # shellcheck source=/dev/null
 . scripts/env.sh
+# The proxy's end-to-end tests run real MCP servers written with the official Python SDK (venv in .tools/python).
+bash scripts/python-env.sh >/dev/null
 
 echo "== Rego: opa fmt, opa check --strict, opa test --coverage (threshold 90%)"
 unformatted=$(opa fmt -l policies)

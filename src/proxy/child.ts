@@ -65,7 +65,14 @@ function installExitHook(): void {
   })
 }
 
-/** Children alive now (for tests and metrics). */
+/**
+ * Children alive now, in this process (for tests and metrics).
+ *
+ * @example
+ * ```ts
+ * await proxy.close(); liveChildren() // 0
+ * ```
+ */
 export function liveChildren(): number {
   return live.size
 }

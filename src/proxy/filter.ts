@@ -89,7 +89,14 @@ export function filterMessage(authz: Authz, principal: Principal, message: unkno
   return filtered === undefined ? message : { ...message, result: filtered }
 }
 
-/** Whether a message is a JSON-RPC response (result or error) for request `id`. */
+/**
+ * Whether a message is a JSON-RPC response (result or error) for request `id`.
+ *
+ * @example
+ * ```ts
+ * isResponseTo({ jsonrpc: '2.0', id: 3, result: {} }, 3) // true
+ * ```
+ */
 export function isResponseTo(message: unknown, id: unknown): boolean {
   return isObject(message) && !('method' in message) && ('result' in message || 'error' in message) && message.id === id
 }

@@ -74,7 +74,14 @@ export function clientResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHt
   return out
 }
 
-/** The media type of a `Content-Type` value, lower case, without parameters. */
+/**
+ * The media type of a `Content-Type` value, lower case, without parameters.
+ *
+ * @example
+ * ```ts
+ * mediaType('Text/Event-Stream; charset=utf-8') // 'text/event-stream'
+ * ```
+ */
 export function mediaType(contentType: string | string[] | undefined): string {
   const value = single(contentType) ?? ''
   const end = value.indexOf(';')

@@ -45,7 +45,14 @@ export interface StartProxyOptions {
   env?: Record<string, string | undefined>
 }
 
-/** The environment of a spawned stdio server: the inherited allowlist, then `env`. */
+/**
+ * The environment of a spawned stdio server: the inherited allowlist, then `env`.
+ *
+ * @example
+ * ```ts
+ * childEnvironment({ inheritEnv: ['PATH'], env: { NOTES_DIR: '/srv/notes' } }, process.env) // { PATH: '…', NOTES_DIR: '/srv/notes' }
+ * ```
+ */
 export function childEnvironment(upstream: { inheritEnv: readonly string[]; env: Record<string, string> }, from: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const name of upstream.inheritEnv) {

@@ -50,7 +50,14 @@ export interface Upstream {
 /** JSON-RPC code of the proxy's own failures (upstream unreachable, timed out, gone mid-stream). */
 export const UPSTREAM_ERROR_CODE = -32000
 
-/** The request id of a message, when it is a request (for error answers on the same id). */
+/**
+ * The request id of a message, when it is a request (for error answers on the same id).
+ *
+ * @example
+ * ```ts
+ * requestIdOf({ jsonrpc: '2.0', id: 7, method: 'tools/call' }) // 7
+ * ```
+ */
 export function requestIdOf(message: unknown): string | number | undefined {
   if (message === null || typeof message !== 'object') return undefined
   const m = message as { id?: unknown; method?: unknown }
@@ -58,7 +65,15 @@ export function requestIdOf(message: unknown): string | number | undefined {
   return typeof m.id === 'string' || typeof m.id === 'number' ? m.id : undefined
 }
 
-/** Answers a failure of the upstream with a JSON-RPC error (or ends the stream when headers were sent). */
+/**
+ * Answers a failure of the upstream with a JSON-RPC error carrying the decision id (or ends the
+ * stream when headers were already sent).
+ *
+ * @example
+ * ```ts
+ * answerUpstreamFailure(res, 502, 7, 'Upstream unavailable', decisionId)
+ * ```
+ */
 export function answerUpstreamFailure(res: ServerResponse, status: number, id: string | number | undefined, message: string, decisionId: string): void {
   if (res.headersSent) {
     res.destroy()
