@@ -44,6 +44,8 @@ export interface StdioUpstreamOptions {
   maxMessageBytes?: number
   /** Time between the stop steps of a process (EOF → SIGTERM → SIGKILL), ms. Default 2000. */
   stopGraceMs?: number
+  /** Requests of one session waiting for the process's answer; one more is refused with a JSON-RPC error. Default 1024. */
+  maxPendingRequests?: number
   /** The proxy's filtering, metrics and log. Required. */
   context: UpstreamContext
 }
@@ -88,6 +90,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): Upstream & {
   const maxProcesses = positive(options.maxProcesses, 16, 'maxProcesses')
   const idleMs = positive(options.idleTimeoutMs, 300_000, 'idleTimeoutMs')
   const maxBytes = positive(options.maxMessageBytes, 16 * 1024 * 1024, 'maxMessageBytes')
+  const maxPending = positive(options.maxPendingRequests, 1024, 'maxPendingRequests')
   const { context } = options
   const sessions = new Map<string, Session>()
   const starting = new Set<Session>()
@@ -169,6 +172,11 @@ export function createStdioUpstream(options: StdioUpstreamOptions): Upstream & {
     const id = requestIdOf(message)
     const m = message as { method?: unknown; params?: { requestId?: unknown } }
     if (m.method === 'notifications/cancelled' && (typeof m.params?.requestId === 'string' || typeof m.params?.requestId === 'number')) session.pending.delete(m.params.requestId)
+    if (id !== undefined && session.pending.size >= maxPending) {
+      context.metrics.upstreamFailed('stdio', 'busy')
+      void session.transport.send({ jsonrpc: '2.0', id, error: { code: UPSTREAM_ERROR_CODE, message: 'Too many requests in flight' } } as JSONRPCMessage).catch(() => undefined)
+      return
+    }
     if (id !== undefined) {
       const params = (message as { params?: unknown }).params
       const meta = isObject(params) && isObject(params._meta) ? params._meta : undefined

@@ -210,3 +210,35 @@ describe('proxy in front of a misbehaving upstream', { timeout: 120_000 }, () =>
     assert.equal(upstream.requests.length, 0, 'none of these reached the upstream')
   })
 })
+
+describe('stdio bridge bounds', { timeout: 120_000 }, () => {
+  it('refuses a request beyond maxPendingRequests of a session (at the limit: accepted)', async () => {
+    // A stdio server that answers initialize, then never answers anything.
+    const silent = `const rl = require('node:readline').createInterface({ input: process.stdin });
+rl.on('line', (l) => { const m = JSON.parse(l); if (m.method === 'initialize') process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'silent', version: '1' } } }) + '\\n') });
+rl.on('close', () => process.exit(0))`
+    const proxy = await startTestProxy(undefined, { command: process.execPath, args: ['-e', silent], env: { PATH: process.env.PATH ?? '' }, maxPendingRequests: 2, stopGraceMs: 200 }, {
+      data: (resource) => ({ mcp_authz: { resource, issuers: {}, defaults: { read_scope: 'mcp:read', unlisted_tools: 'deny' }, tools: { slow: { scopes: ['mcp:read'] } } } }),
+      dangerouslyAllowAnonymous: staticPrincipal({ subject: 'tester', scopes: ['mcp:read'] }),
+    })
+    try {
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+      const init = await fetch(proxy.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })
+      assert.equal(init.status, 200)
+      const reader = init.body?.getReader()
+      await reader?.read() // the answer began; the session exists
+      await reader?.cancel()
+      const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id') as string, 'mcp-protocol-version': '2025-11-25' }
+      const call = (id: number) => fetch(proxy.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: {} } }) })
+      const open = [await call(1), await call(2)] // at the limit: both accepted, waiting
+      for (const r of open) assert.equal(r.status, 200)
+      const third = await call(3)
+      assert.equal(third.status, 200)
+      const text = await third.text()
+      assert.match(text, /"id":3,"error":\{"code":-32000,"message":"Too many requests in flight"/)
+      for (const r of open) await r.body?.cancel()
+    } finally {
+      await proxy.close()
+    }
+  })
+})
