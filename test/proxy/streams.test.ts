@@ -6,6 +6,7 @@ import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { after, before, describe, it } from 'node:test'
 import { SseEventTooLarge, SseRewriter } from '../../src/proxy/index.ts'
+import { createServerMetrics } from '../../src/server/metrics.ts'
 import { staticPrincipal } from '../../src/verify/index.ts'
 import { startLoopback, type LoopbackServer } from '../helpers/verify-loopback.ts'
 import { startTestProxy, type RunningProxy } from './helpers.ts'
@@ -239,6 +240,27 @@ rl.on('close', () => process.exit(0))`
       for (const r of open) await r.body?.cancel()
     } finally {
       await proxy.close()
+    }
+  })
+})
+
+describe('proxy operations routes', () => {
+  it('serves /metrics to loopback callers only (unless publicMetrics), /health and /ready to anyone', async () => {
+    const data = (resource: string) => ({ mcp_authz: { resource, issuers: {}, defaults: { read_scope: 'mcp:read' } } })
+    const proxy = await startTestProxy(undefined, { url: 'http://127.0.0.1:9/mcp' }, { data, metrics: createServerMetrics({ processMetrics: false }) })
+    const open = await startTestProxy(undefined, { url: 'http://127.0.0.1:9/mcp' }, { data, metrics: createServerMetrics({ processMetrics: false }), publicMetrics: true })
+    try {
+      const app = proxy.proxy.app
+      assert.equal((await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1' })).statusCode, 200)
+      assert.equal((await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '10.1.2.3' })).statusCode, 404)
+      assert.equal((await open.proxy.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '10.1.2.3' })).statusCode, 200)
+      assert.equal((await app.inject({ method: 'GET', url: '/health', remoteAddress: '10.1.2.3' })).statusCode, 200)
+      const ready = await app.inject({ method: 'GET', url: '/ready', remoteAddress: '10.1.2.3' })
+      assert.equal(ready.statusCode, 200)
+      assert.equal(ready.json().revision, proxy.authz.bundle.revision)
+    } finally {
+      await proxy.close()
+      await open.close()
     }
   })
 })
