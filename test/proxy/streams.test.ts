@@ -226,9 +226,15 @@ rl.on('close', () => process.exit(0))`
       const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
       const init = await fetch(proxy.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })
       assert.equal(init.status, 200)
-      const reader = init.body?.getReader()
-      await reader?.read() // the answer began; the session exists
-      await reader?.cancel()
+      // Wait for the initialize result itself (a priming event may come first): until then it is pending too.
+      const reader = init.body?.getReader() as ReadableStreamDefaultReader<Uint8Array>
+      let got = ''
+      while (!got.includes('"result"')) {
+        const { value, done } = await reader.read()
+        if (done) break
+        got += Buffer.from(value).toString()
+      }
+      await reader.cancel()
       const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id') as string, 'mcp-protocol-version': '2025-11-25' }
       const call = (id: number) => fetch(proxy.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: {} } }) })
       const open = [await call(1), await call(2)] // at the limit: both accepted, waiting
