@@ -224,7 +224,7 @@ rl.on('close', () => process.exit(0))`
     })
     try {
       const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
-      const init = await fetch(proxy.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })
+      const init = await fetch(proxy.url, { method: 'POST', headers, signal: AbortSignal.timeout(60_000), body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })
       assert.equal(init.status, 200)
       // Wait for the initialize result itself (a priming event may come first): until then it is pending too.
       const reader = init.body?.getReader() as ReadableStreamDefaultReader<Uint8Array>
@@ -236,7 +236,8 @@ rl.on('close', () => process.exit(0))`
       }
       await reader.cancel()
       const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id') as string, 'mcp-protocol-version': '2025-11-25' }
-      const call = (id: number) => fetch(proxy.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: {} } }) })
+      // Bounded waits: a failure fails the test instead of hanging it (and the proxy is closed in finally).
+      const call = (id: number) => fetch(proxy.url, { method: 'POST', headers: session, signal: AbortSignal.timeout(60_000), body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: {} } }) })
       const open = [await call(1), await call(2)] // at the limit: both accepted, waiting
       for (const r of open) assert.equal(r.status, 200)
       const third = await call(3)
