@@ -1,11 +1,11 @@
 /** The `mcp-authz build` and `eval` commands, run as processes the way a user runs them. */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { testData } from '../helpers/bundle.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname
 
@@ -21,7 +21,7 @@ const principal = { subject: 'alice', clientId: 'notes-app', issuer: 'https://as
 
 describe('mcp-authz build / eval', () => {
   test('build compiles a bundle, eval decides with it; --exit-code turns a deny into exit 3', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-cli-'))
+    const dir = await tempDir('mcp-authz-cli-')
     await writeFile(join(dir, 'data.json'), JSON.stringify(testData))
     const out = join(dir, 'bundle.tar.gz')
     const built = await cli(['build', '--data', join(dir, 'data.json'), '--out', out, '--revision', 'r1'])
@@ -46,7 +46,7 @@ describe('mcp-authz build / eval', () => {
   })
 
   test('build refuses invalid data with exit 2 and every problem by JSON path', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-cli-'))
+    const dir = await tempDir('mcp-authz-cli-')
     await writeFile(join(dir, 'data.json'), JSON.stringify({ mcp_authz: { resource: 'https://x.example/mcp/', issuers: {}, defaults: { unlisted_tools: 'maybe' } } }))
     const r = await cli(['build', '--data', join(dir, 'data.json'), '--out', join(dir, 'b.tar.gz')])
     assert.equal(r.code, 2)
