@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # shellcheck source=/dev/null
 . scripts/env.sh
+# The proxy's end-to-end tests run real MCP servers written with the official Python SDK (venv in .tools/python).
+bash scripts/python-env.sh >/dev/null
 
 wants_keycloak() { [ "$#" -eq 0 ] && return 0; case "$*" in *keycloak*) return 0 ;; esac; return 1; }
 if wants_keycloak "$@" && [ -z "${MCP_AUTHZ_KEYCLOAK_URL:-}" ] && [ -z "${MCP_AUTHZ_KEYCLOAK_SKIP:-}" ]; then

@@ -139,6 +139,7 @@ program
   })
 
 registerServerCommands(program)
+;(await import('../proxy/cli.ts')).registerProxyCommand(program)
 
 try {
   await program.parseAsync(process.argv)
