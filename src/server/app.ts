@@ -13,7 +13,7 @@ import type { PolicyInput } from '../policy/decision.ts'
 import { schemaProblems } from '../schemas.ts'
 import { isLoopbackHost } from '../net/loopback.ts'
 import { apiKeyHook } from './auth.ts'
-import { createServerMetrics, type ServerMetrics } from './metrics.ts'
+import { createServerMetrics, type ServerMetrics } from '../observability/prometheus.ts'
 import { dataApiSchema, decideSchema, healthSchema, readySchema, visibleSchema } from './schemas.ts'
 
 /** Options of {@link buildServer}. */

@@ -16,7 +16,7 @@ import { configJsonSchema } from '../config/schema.ts'
 import { fetchBundle } from '../policy/loader.ts'
 import { createSignatureVerifier } from '../policy/signature.ts'
 import { LIBRARY_DIR } from '../policy/build.ts'
-import { DEV_ISSUER, DEV_ISSUER_DIR, ensureDevIssuer, mintDevToken } from './dev-issuer.ts'
+import { DEV_ISSUER, DEV_ISSUER_DIR, ensureDevIssuer, mintDevToken } from '../runtime/dev-issuer.ts'
 import { createTokenVerifier } from '../verify/index.ts'
 import { startServer, verifierConfigFor } from './start.ts'
 

@@ -40,12 +40,42 @@ describe('visible()', () => {
 
 describe('metrics count decisions, not list filtering', () => {
   test('a filtering record is not counted in mcp_authz_decisions_total', async () => {
-    const { createServerMetrics } = await import('../../src/server/metrics.ts')
+    const { createServerMetrics } = await import('../../src/observability/prometheus.ts')
     const metrics = createServerMetrics({ processMetrics: false })
     const authz = await createAuthz({ bundle: await buildTestBundle(testData), onDecision: metrics.observeDecision })
     authz.decide(testPrincipal, { jsonrpc: '2.0', id: 1, method: 'tools/list' })
     authz.visible(testPrincipal, 'tool', [{ name: 'notes_read' }, { name: 'other' }])
     const values = (await metrics.registry.getSingleMetric('mcp_authz_decisions_total')?.get())?.values ?? []
     assert.equal(values.reduce((n, v) => n + v.value, 0), 1)
+  })
+})
+
+describe('protect() relates a list call and its filtering', () => {
+  test('the filtering record names the list call’s decision id (stdio)', async () => {
+    const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js')
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js')
+    const { InMemoryTransport } = await import('@modelcontextprotocol/sdk/inMemory.js')
+    const { protect } = await import('../../src/mcp/protect.ts')
+    const events: DecisionEvent[] = []
+    const authz = await createAuthz({ bundle: await buildTestBundle(testData), onDecision: (e) => events.push(e) })
+    const server = new McpServer({ name: 't', version: '1' })
+    server.registerTool('notes_read', {}, async () => ({ content: [] }))
+    server.registerTool('notes_delete', {}, async () => ({ content: [] }))
+    protect(server, authz, { principal: testPrincipal })
+    const [a, b] = InMemoryTransport.createLinkedPair()
+    const client = new Client({ name: 'c', version: '1' })
+    await Promise.all([server.connect(b), client.connect(a)])
+    try {
+      const { tools } = await client.listTools()
+      assert.deepEqual(tools.map((t) => t.name), ['notes_read'])
+      const list = events.find((e) => e.input?.action.method === 'tools/list' && e.path === 'mcp/authz/decision')
+      const filtering = events.find((e) => e.path === 'mcp/authz/visible')
+      assert.ok(list && filtering)
+      assert.equal(filtering.relatedDecisionId, list.decisionId)
+      assert.equal(filtering.transport, 'stdio')
+      assert.deepEqual(filtering.list?.hidden, ['notes_delete'])
+    } finally {
+      await client.close()
+    }
   })
 })

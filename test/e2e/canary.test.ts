@@ -515,14 +515,16 @@ describe('canary: no secret in any log line or response body, one record per dec
     // Decision endpoint: decisions (metrics) = records; every /v1/decide and Data API id is logged once.
     const endpointIds = ids(endpointFile)
     unique(endpointIds)
-    assert.equal(endpointIds.length, endpointDecisions, 'endpoint: one record per decision')
+    // List filtering is recorded as its own evaluation (path mcp/authz/visible), related to the list call it
+    // filtered; metrics count decisions, so they count the list call only.
+    const parsed = endpointFile.map((l) => JSON.parse(l.text) as { decision_id: string; path: string; mcp?: { related_decision_id?: string } })
+    const filtering = parsed.filter((r) => r.path === 'mcp/authz/visible')
+    const callIds = parsed.filter((r) => r.path !== 'mcp/authz/visible').map((r) => r.decision_id)
+    assert.equal(callIds.length, endpointDecisions, 'endpoint: one record per decision')
     const decided = ours.filter((e) => e.url.startsWith(endpointUrl))
     const endpointResponseIds = decided.flatMap(decisionIdsOf)
-    // List filtering is recorded as its own evaluation (path mcp/authz/visible), related to the list call it filtered.
-    const parsed = endpointFile.map((l) => JSON.parse(l.text) as { decision_id: string; path: string; related_decision_id?: string; mcp?: { related_decision_id?: string } })
-    const filtering = parsed.filter((r) => r.path === 'mcp/authz/visible')
-    for (const r of filtering) assert.ok(endpointResponseIds.includes(r.related_decision_id ?? r.mcp?.related_decision_id ?? ''), `filtering record ${r.decision_id} relates to a list call`)
-    const callIds = parsed.filter((r) => r.path !== 'mcp/authz/visible').map((r) => r.decision_id)
+    assert.ok(filtering.length > 0, 'the /v1/visible call left a filtering record')
+    for (const r of filtering) assert.ok(endpointResponseIds.includes(r.mcp?.related_decision_id ?? ''), `filtering record ${r.decision_id} relates to a list call`)
     assert.deepEqual(endpointResponseIds.slice().sort(), callIds.slice().sort(), 'endpoint: response ids = record ids')
 
     const logLines = cap.lines.length + mcpFile.length + endpointFile.length

@@ -12,7 +12,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, StackContextManager, TracerP
 import { createAuthz, type Authz, type DecisionEvent } from '../../src/authz.ts'
 import { createDecisionLogger } from '../../src/decision-log/logger.ts'
 import { combineDecisionConsumers, createOtelDecisionHook, METRIC_NAMES, SPAN_ATTRIBUTES } from '../../src/observability/index.ts'
-import { createServerMetrics } from '../../src/server/metrics.ts'
+import { createServerMetrics } from '../../src/observability/prometheus.ts'
 import { createTokenVerifier } from '../../src/verify/index.ts'
 import { buildTestBundle, testData } from '../helpers/bundle.ts'
 import { accessClaims, jwksOf, makeKey, mint, type TestKey } from '../helpers/verify-tokens.ts'
