@@ -5,8 +5,14 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { PolicyError } from './errors.ts'
 import { runOpa } from './opa-cli.ts'
+
+/** `opa parse` output by file name and content hash (bounded). */
+const parsed = new Map<string, string>()
 
 /** A term of the Rego AST (`{type, value}`), with its location when `opa parse` was asked for them. */
 export interface Term {
@@ -69,8 +75,15 @@ export async function parseRegoFiles(opa: string, cwd: string, files: readonly s
   const queue = [...files]
   const worker = async () => {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-      const stdout = await runOpa(opa, ['parse', '--format', 'json', '--json-include', 'locations,-comments', file], { cwd, timeoutMs })
-      out.set(file, JSON.parse(stdout) as Module)
+      // Same name, same text, same AST: the library is parsed once per process, not once per build.
+      const key = createHash('sha256').update(file).update('\0').update(await readFile(join(cwd, file))).digest('hex')
+      let text = parsed.get(key)
+      if (text === undefined) {
+        text = await runOpa(opa, ['parse', '--format', 'json', '--json-include', 'locations,-comments', file], { cwd, timeoutMs })
+        if (parsed.size >= 512) parsed.delete(parsed.keys().next().value as string)
+        parsed.set(key, text)
+      }
+      out.set(file, JSON.parse(text) as Module)
     }
   }
   await Promise.all([worker(), worker()])
