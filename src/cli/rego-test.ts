@@ -82,7 +82,7 @@ export async function runRegoTests(paths: readonly string[], data: Record<string
     } catch {
       throw new PolicyError('ERR_OPA_BUILD', `opa test failed:\n${renamed(stdout.trim(), sources)}`)
     }
-    return results.map((r) => {
+    const outcomes = results.map((r) => {
       const to = r.location?.file ?? ''
       const source = sources.find((s) => s.to === to || `./${s.to}` === to)
       const failed = r.fail === true || r.error !== undefined
@@ -95,6 +95,7 @@ export async function runRegoTests(paths: readonly string[], data: Record<string
         ...(r.error !== undefined ? { error: renamed(r.error.message ?? 'error', sources) } : {}),
       } satisfies TestOutcome
     })
+    return outcomes.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line)
   } finally {
     await rm(work, { recursive: true, force: true })
   }

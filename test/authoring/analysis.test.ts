@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, test } from 'node:test'
+import { generateKeyPairSync } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
+import tarStream from 'tar-stream'
 import { createAuthz } from '../../src/authz.ts'
+import { createSignatureVerifier, untarFiles } from '../../src/policy/signature.ts'
 import { moduleInputRefs, normalizePaths, readAnalysis } from '../../src/policy/analysis.ts'
 import { buildBundle } from '../../src/policy/build.ts'
 import { readBundle } from '../../src/policy/bundle.ts'
@@ -98,6 +102,29 @@ describe('analysis in the bundle', () => {
     assert.equal(analysis.nondeterministic, false)
     const authz = await createAuthz({ bundle: out })
     assert.deepEqual(authz.bundle.analysis, analysis)
+  })
+
+  test('a signed bundle covers its analysis: changing what the manifest says the Rego reads breaks the signature', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    await writeFile(join(dir, 'key.pem'), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }))
+    const data = join(dir, 'data.json')
+    await writeFile(data, JSON.stringify(testData))
+    const out = join(dir, 'signed.tar.gz')
+    const built = await buildBundle({ data, out, include: [new URL('fixtures/reads', import.meta.url).pathname], signingKey: join(dir, 'key.pem') })
+    const verify = await createSignatureVerifier({ publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() })
+    const signed = await readFile(out)
+    await verify(signed)
+    assert.deepEqual(readAnalysis((await readBundle(signed)).manifest), built.analysis)
+    const files = await untarFiles(signed)
+    const manifest = JSON.parse((files.get('.manifest') as Buffer).toString()) as { metadata: { mcp_authz: { inputRefs: unknown[] } } }
+    manifest.metadata.mcp_authz.inputRefs = []
+    files.set('.manifest', Buffer.from(JSON.stringify(manifest)))
+    const pack = tarStream.pack()
+    for (const [name, content] of files) pack.entry({ name: `/${name}` }, content)
+    pack.finalize()
+    const chunks: Buffer[] = []
+    for await (const c of pack) chunks.push(c as Buffer)
+    await assert.rejects(verify(gzipSync(Buffer.concat(chunks))), /\.manifest does not match/)
   })
 
   test('a bundle built with plain opa build has no analysis: nothing may be assumed', async () => {
