@@ -98,6 +98,14 @@ describe('which builtins the WebAssembly module imports (opa capabilities --curr
   })
 })
 
+describe('bounds the runtime keeps where opa has none', () => {
+  test('net.cidr_expand beyond 65 536 addresses is undefined (opa would build the whole set)', async () => {
+    const { netBuiltins } = await import('../../src/policy/builtins/net.ts')
+    assert.equal((netBuiltins['net.cidr_expand'].fn('10.0.0.0/16') as { items: unknown[] }).items.length, 65_536)
+    assert.throws(() => netBuiltins['net.cidr_expand'].fn('10.0.0.0/15'), /more than 65536 addresses/)
+  })
+})
+
 describe('runtime builtins behave as opa eval', () => {
   test('every provided builtin, on every case, gives the same value (or the same undefined) as opa eval', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-builtins-'))
