@@ -8,6 +8,8 @@
  * ```yaml
  * defaults:
  *   principal: { sub: alice, scopes: "fs:read" }
+ * principals:                      # named principals a case can refer to by name
+ *   admin: { sub: root, scopes: "fs:read fs:write", roles: admin }
  * cases:
  *   - name: alice reads her own file
  *     tool: fs_read
@@ -44,7 +46,8 @@ export interface Expectation {
 /** One case of a table, as written. */
 export interface TableCase extends MessageShorthand {
   name?: string
-  principal?: PrincipalShorthand | Principal
+  /** Shorthand, a full principal, or the name of one of the table's `principals`. */
+  principal?: PrincipalShorthand | Principal | string
   message?: Record<string, unknown>
   annotations?: Record<string, unknown>
   transport?: string
@@ -86,7 +89,7 @@ interface LoadedCase {
 }
 
 /** Reads a table file: its cases with their lines. */
-export async function readTable(file: string): Promise<{ cases: LoadedCase[]; defaults: { principal?: PrincipalShorthand } }> {
+export async function readTable(file: string): Promise<{ cases: LoadedCase[]; defaults: { principal?: PrincipalShorthand }; principals: Record<string, PrincipalShorthand | Principal> }> {
   const text = await readFile(file, 'utf8')
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter })
@@ -96,8 +99,11 @@ export async function readTable(file: string): Promise<{ cases: LoadedCase[]; de
   const root = doc.contents
   const casesNode = isMap(root) ? root.get('cases', true) : undefined
   if (!isSeq(casesNode)) throw new TableError(`${file}:1: a decision table is an object with a "cases" list`)
-  const js = doc.toJS() as { cases: unknown[]; defaults?: { principal?: PrincipalShorthand } }
+  const js = doc.toJS() as { cases: unknown[]; defaults?: { principal?: PrincipalShorthand }; principals?: Record<string, PrincipalShorthand | Principal> }
   const problems: string[] = []
+  for (const key of Object.keys(js)) if (!['cases', 'defaults', 'principals'].includes(key)) problems.push(`${file}:1: unknown top-level key "${key}" (a table has cases, defaults, principals)`)
+  const principals = js.principals ?? {}
+  if (principals === null || typeof principals !== 'object' || Array.isArray(principals)) problems.push(`${file}:1: principals is a map of name to principal`)
   const cases: LoadedCase[] = []
   for (const [i, node] of casesNode.items.entries()) {
     const line = lineCounter.linePos((node as { range?: [number] }).range?.[0] ?? 0).line
@@ -107,12 +113,13 @@ export async function readTable(file: string): Promise<{ cases: LoadedCase[]; de
       continue
     }
     for (const key of Object.keys(value)) if (!CASE_KEYS.has(key)) problems.push(`${file}:${line}: unknown key "${key}" (a case has ${[...CASE_KEYS].join(', ')})`)
+    if (typeof value.principal === 'string' && !Object.hasOwn(principals, value.principal)) problems.push(`${file}:${line}: no principal named "${value.principal}" in principals (${Object.keys(principals).join(', ') || 'none'})`)
     if (value.expect === null || typeof value.expect !== 'object' || Object.keys(value.expect).length === 0) problems.push(`${file}:${line}: the case needs an "expect" with allow, status, reasons and/or required_scopes`)
     else for (const key of Object.keys(value.expect)) if (!EXPECT_KEYS.has(key)) problems.push(`${file}:${line}: unknown expectation "${key}" (expect allow, status, reasons, required_scopes)`)
     cases.push({ line, value })
   }
   if (problems.length > 0) throw new TableError(problems.join('\n'))
-  return { cases, defaults: js.defaults ?? {} }
+  return { cases, defaults: js.defaults ?? {}, principals }
 }
 
 const sorted = (xs: readonly string[]) => [...xs].sort()
@@ -123,14 +130,14 @@ const sorted = (xs: readonly string[]) => [...xs].sort()
  * @param shown The file name to report (as the user wrote it).
  */
 export async function runTable(authz: Authz, file: string, shown = file): Promise<TestOutcome[]> {
-  const { cases, defaults } = await readTable(file)
+  const { cases, defaults, principals } = await readTable(file)
   const out: TestOutcome[] = []
   for (const { line, value: c } of cases) {
     const name = c.name ?? `case at line ${line}`
     let principal: Principal
     let message: unknown
     try {
-      const p = c.principal ?? {}
+      const p = (typeof c.principal === 'string' ? principals[c.principal] : c.principal) ?? {}
       if ('subject' in p) {
         const problems = schemaProblems('principal', p)
         if (problems.length > 0) throw new ShorthandError(`principal: ${problems.map((x) => `${x.path} ${x.message}`).join('; ')}`)

@@ -25,8 +25,8 @@ describe('mcp-authz test', () => {
     const r = cli(['test', KIT, '--verbose'])
     assert.equal(r.status, 0, r.stdout + r.stderr)
     assert.match(r.stdout, /PASS {2}rego {3}.*blocked_test\.rego:\d+ {2}mcp\.authz\.custom_test\.test_mallory_blocked/)
-    assert.match(r.stdout, /PASS {2}table {2}.*decisions\.yaml:7 {2}mallory is blocked/)
-    assert.match(r.stdout, /^6 passed, 0 failed$/m)
+    assert.match(r.stdout, /PASS {2}table {2}.*decisions\.yaml:9 {2}mallory is blocked/)
+    assert.match(r.stdout, /^7 passed, 0 failed$/m)
   })
 
   it('a failing case shows expected and got per field, with the case name and file:line; exit 1', async () => {
@@ -62,6 +62,10 @@ describe('mcp-authz test', () => {
     const r = cli(['test', folder])
     assert.equal(r.status, 2)
     assert.match(r.stderr, /decisions\.yaml:2: unknown key "expects"/)
+    await writeFile(join(folder, 'decisions.yaml'), 'principals:\n  admin: { sub: root }\ncases:\n  - tool: notes_read\n    principal: nobody\n    expect: { allow: true }\n')
+    const unknown = cli(['test', folder])
+    assert.equal(unknown.status, 2)
+    assert.match(unknown.stderr, /decisions\.yaml:4: no principal named "nobody" in principals \(admin\)/)
     const noData = join(dir, 'no-data')
     await cp(KIT, noData, { recursive: true })
     await rm(join(noData, 'data.json'))
