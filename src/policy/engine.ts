@@ -19,10 +19,10 @@ import { loadWasmPolicy, MissingBuiltinsError, type WasmPolicy } from './wasm.ts
 const encoder = new TextEncoder()
 
 /**
- * Serialises inputs for opa-wasm's pre-serialised input path (an ArrayBuffer of the exact length):
+ * Serialises inputs for the loader's pre-serialised input path (an ArrayBuffer of the exact length):
  * the text is encoded into one reusable scratch buffer and copied out once, so there is no
  * `TextEncoder.encode` allocation per decision. (A resizable ArrayBuffer reused in place measured
- * faster alone but slowed opa-wasm's copy into WASM memory under load.)
+ * faster alone but slowed the copy into WASM memory under load.)
  */
 class InputBuffer {
   readonly #scratch = new Uint8Array(64 * 1024)
@@ -273,7 +273,7 @@ export class PolicyEngine {
   }
 }
 
-/** The message of anything thrown (opa-wasm and WASM traps throw strings and plain objects too). */
+/** The message of anything thrown (WASM traps, and callers' own errors, are not always Errors). */
 function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message
   if (typeof err === 'string') return err
