@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -125,6 +125,18 @@ describe('analysis in the bundle', () => {
     const chunks: Buffer[] = []
     for await (const c of pack) chunks.push(c as Buffer)
     await assert.rejects(verify(gzipSync(Buffer.concat(chunks))), /\.manifest does not match/)
+  })
+
+  test('a library folder other than the shipped one is analysed too', async () => {
+    const data = join(dir, 'data.json')
+    await writeFile(data, JSON.stringify(testData))
+    const library = join(dir, 'library-copy')
+    await cp(new URL('../../policies', import.meta.url).pathname, library, { recursive: true })
+    const shipped = await buildBundle({ data, out: join(dir, 'shipped.tar.gz') })
+    assert.deepEqual(shipped.analysis.inputRefs, [])
+    const copied = await buildBundle({ data, out: join(dir, 'copied.tar.gz'), library })
+    // The library passes input.action and input.principal to its functions (read whole); visible reads kind and items.
+    assert.deepEqual(copied.analysis.inputRefs, [['action'], ['items'], ['kind'], ['principal']])
   })
 
   test('a bundle built with plain opa build has no analysis: nothing may be assumed', async () => {
