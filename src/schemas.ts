@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
+import { resourcePrefixProblems } from './action/resource-prefixes.ts'
 import { didYouMean } from './suggest.ts'
 import { canonicalResourceUri } from './verify/resource-uri.ts'
 
@@ -57,7 +58,7 @@ export interface SchemaProblem {
 /** Validates a value against a contract and lists every problem (empty when valid). */
 export function schemaProblems(name: SchemaName, value: unknown): SchemaProblem[] {
   const v = validator(name)
-  if (v(value)) return name === 'data' ? dataSemanticProblems(value) : []
+  if (v(value)) return name === 'data' ? [...dataSemanticProblems(value), ...resourcePrefixProblems(value)] : []
   return (v.errors ?? []).map((e) => toProblem(e, name))
 }
 

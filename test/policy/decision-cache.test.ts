@@ -6,7 +6,8 @@ import type { Decision } from '../../src/policy/decision.ts'
 import type { Principal } from '../../src/verify/principal.ts'
 import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 
-const cacheable = { mcp_authz: { ...testData.mcp_authz, decision_cache: true } }
+// `annotated` has a rule without scopes: its scope comes from its annotations (read when readOnlyHint).
+const cacheable = { mcp_authz: { ...testData.mcp_authz, tools: { ...testData.mcp_authz.tools, annotated: {} }, decision_cache: true } }
 const alice: Principal = { ...testPrincipal, expiresAt: Math.floor(Date.now() / 1000) + 3600 }
 const readCall = (id = 1) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'notes_read' } })
 
@@ -75,9 +76,9 @@ describe('decision cache', () => {
     assert.equal(evaluations(), 1 + variants.length)
     // Annotations and arguments that reach the policy are part of the key.
     const before = evaluations()
-    const unlisted = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'unlisted' } }
-    assert.equal(authz.decide(alice, unlisted).allow, false)
-    assert.equal(authz.decide(alice, unlisted, { annotations: { readOnlyHint: true } }).allow, true)
+    const annotated = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'annotated' } }
+    assert.equal(authz.decide(alice, annotated).allow, false)
+    assert.equal(authz.decide(alice, annotated, { annotations: { readOnlyHint: true } }).allow, true)
     const write = (title: string) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_write', arguments: { title } } })
     const writer = { ...alice, scopes: ['notes:read', 'notes:write'] }
     assert.equal(authz.decide(writer, write('short')).allow, true)
