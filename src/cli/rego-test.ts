@@ -11,6 +11,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { LIBRARY_DIR } from '../policy/build.ts'
 import { PolicyError } from '../policy/errors.ts'
 import { opaBinary, runOpa } from '../policy/opa-cli.ts'
+import { filesUnder } from '../policy/walk-files.ts'
 import type { TestOutcome } from './decision-table.ts'
 
 /** The file as the user would type it (relative to the current folder when inside it). */
@@ -26,11 +27,7 @@ export async function regoSources(paths: readonly string[]): Promise<Array<{ fro
     const path = resolve(given)
     const info = await stat(path)
     if (info.isDirectory()) {
-      const entries = await readdir(path, { withFileTypes: true, recursive: true })
-      for (const e of entries) if (e.isFile() && e.name.endsWith('.rego')) {
-        const from = join(e.parentPath, e.name)
-        out.push({ from, to: ['custom', basename(path), ...relative(path, from).split(sep)].join('/') })
-      }
+      for (const from of await filesUnder(path, (name) => name.endsWith('.rego'))) out.push({ from, to: ['custom', basename(path), ...relative(path, from).split(sep)].join('/') })
     } else if (path.endsWith('.rego')) out.push({ from: path, to: `custom/${basename(path)}` })
   }
   return out.sort((a, b) => a.to.localeCompare(b.to))

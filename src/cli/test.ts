@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { createAuthz } from '../authz.ts'
+import { filesUnder } from '../policy/walk-files.ts'
 import { buildBundle, readDataFile } from '../policy/build.ts'
 import { isDecisionTable, runTable, TableError, type TestOutcome } from './decision-table.ts'
 import { defaultDataFile } from './build.ts'
@@ -39,8 +40,7 @@ export async function findTestInputs(paths: readonly string[], data?: string): P
     if (info === undefined) throw new UsageError(`${p}: no such file or folder`)
     if (info.isDirectory()) {
       rego.push(p)
-      const entries = await readdir(p, { withFileTypes: true, recursive: true })
-      for (const e of entries) if (e.isFile() && isDecisionTable(e.name)) tables.push(join(e.parentPath, e.name))
+      tables.push(...(await filesUnder(p, isDecisionTable)))
       found ??= defaultDataFile(p)
     } else if (p.endsWith('.rego')) rego.push(p)
     else if (isDecisionTable(p)) tables.push(p)

@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +23,7 @@ import { PolicyError } from './errors.ts'
 import { lintModules } from './lint.ts'
 import { OPA_INSTALL_HINT, OPA_VERSION, opaBinary, runOpa } from './opa-cli.ts'
 import { parseRegoFiles } from './rego-ast.ts'
+import { filesUnder } from './walk-files.ts'
 import { importedBuiltins } from './wasm.ts'
 
 export { OPA_INSTALL_HINT, OPA_VERSION }
@@ -73,10 +74,7 @@ interface Source {
 
 const isRegoSource = (name: string) => name.endsWith('.rego') && !name.endsWith('_test.rego')
 
-async function regoFilesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true })
-  return entries.filter((e) => e.isFile() && isRegoSource(e.name)).map((e) => join(e.parentPath, e.name)).sort()
-}
+const regoFilesUnder = (dir: string) => filesUnder(dir, isRegoSource)
 
 const toPosix = (p: string) => p.split(sep).join('/')
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -44,6 +44,19 @@ describe('mcp-authz test', () => {
     assert.match(tap.stdout, /^TAP version 13\n1\.\.3\n/)
     assert.match(tap.stdout, /^not ok 3 - table .*decisions\.yaml:2 alice may write/m)
     assert.match(tap.stdout, / {2}allow:\n {4}expected: true\n {4}got: false/)
+  })
+
+  it('never looks inside node_modules or hidden folders (a copy of the library, another package\'s Rego)', async () => {
+    const folder = join(dir, 'with-deps')
+    await cp(KIT, folder, { recursive: true })
+    for (const sub of ['node_modules/mcp-authz/policies', '.git/hooks']) {
+      await mkdir(join(folder, sub), { recursive: true })
+      await writeFile(join(folder, sub, 'broken.rego'), 'package mcp.authz\n\nthis is not rego\n')
+      await writeFile(join(folder, sub, 'decisions.yaml'), 'cases: [}\n')
+    }
+    const r = cli(['test', folder])
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /^7 passed, 0 failed$/m)
   })
 
   it('a failing Rego test fails the run with its file:line', async () => {
