@@ -2,11 +2,33 @@
 # Sets everything up (scripts/setup.sh) and runs every test: the Rego checks and unit tests with
 # coverage, the TypeScript typecheck, and the Node test suites (unit, integration, end-to-end).
 # Extra arguments are passed to `node --test` (e.g. a file glob).
+# Keycloak (test/keycloak/) is started once, in the background, before everything else (it takes
+# minutes on a busy machine); the tests wait for it (bounded) and it is stopped on exit. Without a
+# JDK >= 21 those tests are skipped, loudly, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # shellcheck source=/dev/null
 . scripts/env.sh
+
+wants_keycloak() { [ "$#" -eq 0 ] && return 0; case "$*" in *keycloak*) return 0 ;; esac; return 1; }
+if wants_keycloak "$@" && [ -z "${MCP_AUTHZ_KEYCLOAK_URL:-}" ] && [ -z "${MCP_AUTHZ_KEYCLOAK_SKIP:-}" ]; then
+  mkdir -p build
+  if bash scripts/keycloak.sh java >/dev/null 2>build/keycloak-java.txt; then
+    bash scripts/keycloak.sh install >/dev/null
+    kc_port=$(node -e 'const s=require("node:net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    kc_password=$(node -e 'console.log(require("node:crypto").randomBytes(18).toString("base64url"))')
+    KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=$kc_password setsid bash scripts/keycloak.sh run "$kc_port" >build/keycloak.log 2>&1 &
+    kc_pid=$!
+    trap 'kill -TERM -- "-$kc_pid" 2>/dev/null || true; wait "$kc_pid" 2>/dev/null || true' EXIT
+    export MCP_AUTHZ_KEYCLOAK_URL="http://127.0.0.1:$kc_port" MCP_AUTHZ_KEYCLOAK_ADMIN=admin MCP_AUTHZ_KEYCLOAK_ADMIN_PASSWORD="$kc_password"
+    echo "== Keycloak starting in the background on 127.0.0.1:$kc_port (log: build/keycloak.log)"
+  else
+    MCP_AUTHZ_KEYCLOAK_SKIP=$(sed 's/^\[keycloak\] //' build/keycloak-java.txt)
+    export MCP_AUTHZ_KEYCLOAK_SKIP
+    echo "== Keycloak: SKIPPED — $MCP_AUTHZ_KEYCLOAK_SKIP"
+  fi
+fi
 
 echo "== Rego: opa fmt, opa check --strict, opa test --coverage (threshold 90%)"
 unformatted=$(opa fmt -l policies)

@@ -13,7 +13,8 @@ import { classifyMessage } from './action/classify.ts'
 import { MESSAGE_INVALID, type JsonRpcError } from './action/errors.ts'
 import { resolveLimits, type MessageLimits } from './action/limits.ts'
 import { bearerChallenge, protectedResourceMetadataUrl } from './enforce/challenge.ts'
-import { decisionOutcome, unauthorizedOutcome } from './enforce/outcome.ts'
+import { decisionOutcome, unauthorizedOutcome, type StepUpScopes } from './enforce/outcome.ts'
+import { scopesNamed } from './enforce/metadata.ts'
 import type { Decision, PolicyInput, Reason } from './policy/decision.ts'
 import { readBundle } from './policy/bundle.ts'
 import { DecisionCache, type DecisionCacheOptions } from './policy/decision-cache.ts'
@@ -45,6 +46,8 @@ export interface AuthzConfig {
   verifier?: CredentialVerifier
   /** Scopes named in the `scope` parameter of 401 challenges. Default: the policy's read scope. */
   challengeScopes?: readonly string[]
+  /** Which scopes a 403 step-up challenge names: `'required'` or `'granted-and-required'` (see {@link StepUpScopes}). Default: `'required'`. */
+  stepUpScopes?: StepUpScopes
   /**
    * Caches decisions (bounded LRU, `max` default 10000) — only for bundles whose data declares
    * `decision_cache: true`. Cleared on reload; an entry never outlives the principal's `expiresAt`.
@@ -337,6 +340,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
         decisionId,
         resourceMetadataUrl: authz.resourceMetadataUrl,
         isRequest: action.id !== undefined,
+        ...(config.stepUpScopes === 'granted-and-required' && !decision.allow ? { stepUpScopes: config.stepUpScopes, grantedScopes: principal.scopes, knownScopes: scopesNamed(bundle.config) } : {}),
       })
       const result: DecisionResult = {
         decisionId,

@@ -235,7 +235,8 @@ describe('remote JWKS failures (fail closed)', () => {
 
   it('recovers once the JWKS server answers again', async () => {
     let up = false
-    const verifier = remoteVerifier((_req, res) => (up ? sendJson(res, jwksOf(rsa)) : sendJson(res, {}, 503)))
+    // jwksCooldown 0: a failed fetch is not held (by default it is repeated for one second).
+    const verifier = remoteVerifier((_req, res) => (up ? sendJson(res, jwksOf(rsa)) : sendJson(res, {}, 503)), { jwksCooldown: 0 })
     const token = await mint(rsa, claims())
     assert.equal(await code(verifier.verify(token)), 'ERR_JWKS_UNAVAILABLE')
     up = true
