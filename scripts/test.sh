@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # shellcheck source=/dev/null
 . scripts/env.sh
+# The proxy's end-to-end tests run real MCP servers written with the official Python SDK (venv in .tools/python).
+bash scripts/python-env.sh >/dev/null
 
 wants_keycloak() { [ "$#" -eq 0 ] && return 0; case "$*" in *keycloak*) return 0 ;; esac; return 1; }
 if wants_keycloak "$@" && [ -z "${MCP_AUTHZ_KEYCLOAK_URL:-}" ] && [ -z "${MCP_AUTHZ_KEYCLOAK_SKIP:-}" ]; then
@@ -44,4 +46,19 @@ tsc -p tsconfig.json
 
 echo "== node --test"
 if [ "$#" -gt 0 ]; then files=("$@"); else files=("test/**/*.test.ts"); fi
-node --test --test-timeout=180000 --test-concurrency=2 "${files[@]}"
+# The tests get a temp folder of their own (TMPDIR), so what they leave behind is theirs alone and
+# is seen: every test folder is made by test/helpers/temp.ts (named mcp-authz-*, removed when the
+# test process exits); an mcp-authz-* entry left after the run fails it.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcp-authz-testrun.XXXXXX")
+trap 'rm -rf "$run_tmp"' EXIT
+status=0
+TMPDIR="$run_tmp" node --test --test-timeout=180000 --test-concurrency=2 "${files[@]}" || status=$?
+leaked=$(find "$run_tmp" -mindepth 1 -maxdepth 1 -name 'mcp-authz-*' -printf '%f\n' | sort)
+others=$(find "$run_tmp" -mindepth 1 -maxdepth 1 ! -name 'mcp-authz-*' -printf '%f\n' | sort)
+if [ -n "$others" ]; then echo "note: the run left these in the temp folder (not made by the tests' helper):"; echo "$others"; fi
+if [ -n "$leaked" ]; then
+  echo "temp folders left behind by the tests (use tempDir() from test/helpers/temp.ts, or remove what you create):"
+  echo "$leaked"
+  [ "$status" -ne 0 ] || status=1
+fi
+exit "$status"

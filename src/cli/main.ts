@@ -20,6 +20,7 @@ registerBuild(program)
 registerEval(program)
 registerTest(program)
 registerServerCommands(program)
+;(await import('../proxy/cli.ts')).registerProxyCommand(program)
 
 try {
   await program.parseAsync(process.argv)

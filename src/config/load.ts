@@ -34,6 +34,9 @@ export const ENV_OVERRIDES: readonly string[] = [
   'server.requestTimeoutMs',
   'server.devIssuer',
   'devIssuer.dir',
+  'proxy.host',
+  'proxy.port',
+  'proxy.upstream.url',
 ]
 
 /** The environment variable that overrides a configuration path. */

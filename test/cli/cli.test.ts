@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { buildTestBundle } from '../helpers/bundle.ts'
 import { quickData } from '../server/helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 const cli = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000 })
@@ -15,7 +15,7 @@ describe('mcp-authz CLI (endpoint commands)', () => {
   let dir: string
   let config: string
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mcp-authz-cli-'))
+    dir = await tempDir('mcp-authz-cli-')
     const bundle = await buildTestBundle(quickData)
     config = join(dir, 'config.yaml')
     await writeFile(config, `bundle:\n  path: ${bundle}\ndevIssuer:\n  dir: ${join(dir, 'dev')}\nserver:\n  port: 0\n`)

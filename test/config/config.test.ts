@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ConfigError } from '../../src/config/errors.ts'
 import { envName, loadConfig, parseConfig } from '../../src/config/load.ts'
 import { configJsonSchema } from '../../src/config/schema.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const HASH = 'a'.repeat(64)
 
 async function file(name: string, text: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-config-'))
+  const dir = await tempDir('mcp-authz-config-')
   const path = join(dir, name)
   await writeFile(path, text)
   return path

@@ -1,11 +1,11 @@
 /** The `mcp-authz build` and `eval` commands, run as processes the way a user runs them. */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { testData } from '../helpers/bundle.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname
 
@@ -20,9 +20,8 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 const principal = { subject: 'alice', clientId: 'notes-app', issuer: 'https://as.example.com', tenant: 'acme', audience: ['https://mcp.example.com/mcp'], scopes: ['notes:read'], authMethod: 'jwt', tokenId: 't1', claims: {} }
 
 describe('mcp-authz build / eval', () => {
-  test('build compiles a bundle, eval decides with it; --exit-code turns a deny into exit 3', async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-cli-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
+  test('build compiles a bundle, eval decides with it; --exit-code turns a deny into exit 3', async () => {
+    const dir = await tempDir('mcp-authz-cli-')
     await writeFile(join(dir, 'data.json'), JSON.stringify(testData))
     const out = join(dir, 'bundle.tar.gz')
     const built = await cli(['build', '--data', join(dir, 'data.json'), '--out', out, '--revision', 'r1'])
@@ -46,9 +45,8 @@ describe('mcp-authz build / eval', () => {
     assert.deepEqual(JSON.parse(raw.stdout).reasons.map((r: { code: string }) => r.code), ['method_not_allowed'])
   })
 
-  test('build refuses invalid data with exit 2 and every problem by JSON path', async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-cli-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
+  test('build refuses invalid data with exit 2 and every problem by JSON path', async () => {
+    const dir = await tempDir('mcp-authz-cli-')
     await writeFile(join(dir, 'data.json'), JSON.stringify({ mcp_authz: { resource: 'https://x.example/mcp/', issuers: {}, defaults: { unlisted_tools: 'maybe' } } }))
     const r = await cli(['build', '--data', join(dir, 'data.json'), '--out', join(dir, 'b.tar.gz')])
     assert.equal(r.code, 2)
@@ -56,9 +54,8 @@ describe('mcp-authz build / eval', () => {
     assert.match(r.stderr, /\$\.mcp_authz\.defaults\.unlisted_tools: must be one of \["by_annotation","deny"\]/)
   })
 
-  test('eval in shorthand: the principal defaults from the data, the message from --tool/--args; --explain names custom rules', async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-cli-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
+  test('eval in shorthand: the principal defaults from the data, the message from --tool/--args; --explain names custom rules', async () => {
+    const dir = await tempDir('mcp-authz-cli-')
     await writeFile(join(dir, 'data.json'), JSON.stringify(testData))
     await writeFile(join(dir, 'custom.rego'), 'package mcp.authz.custom\n\nimport rego.v1\n\n# METADATA\n# title: Mallory is blocked\ndeny contains {"code": "blocked", "message": "blocked"} if input.principal.subject == "mallory"\n')
     const out = join(dir, 'bundle.tar.gz')

@@ -3,8 +3,6 @@
  * temporary directory, and an app listening on 127.0.0.1:0.
  */
 import { createServer, type Server } from 'node:http'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAuthz, type Authz } from '../../src/authz.ts'
 import { buildServer, type ServerOptions } from '../../src/server/app.ts'
@@ -12,6 +10,7 @@ import { DEV_ISSUER, ensureDevIssuer, mintDevToken } from '../../src/server/dev-
 import { createServerMetrics, type ServerMetrics } from '../../src/server/metrics.ts'
 import { createTokenVerifier } from '../../src/verify/index.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 export const RESOURCE = 'http://127.0.0.1:8181/mcp'
 
@@ -34,7 +33,7 @@ export interface Harness {
 
 /** Starts an endpoint with the dev issuer trusted; options are passed to buildServer. */
 export async function startHarness(options: Partial<ServerOptions> = {}, data: unknown = quickData): Promise<Harness> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-dev-'))
+  const dir = await tempDir('mcp-authz-dev-')
   const { jwks } = await ensureDevIssuer(dir)
   const metrics = createServerMetrics({ processMetrics: false })
   const verifier = createTokenVerifier({ audience: RESOURCE, issuers: [{ issuer: DEV_ISSUER, jwks: jwks as never, algorithms: ['ES256'], tenant: 'acme' }] })

@@ -3,8 +3,7 @@
  * router in front of the verifiers, and remote JWKS failures (fail closed, bounded).
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { JWTPayload } from 'jose'
@@ -14,6 +13,7 @@ import { closedPortUrl, sendJson, startLoopback } from '../helpers/verify-loopba
 import type { LoopbackHandler, LoopbackServer } from '../helpers/verify-loopback.ts'
 import { accessClaims, jwksOf, makeKey, mint } from '../helpers/verify-tokens.ts'
 import type { TestKey } from '../helpers/verify-tokens.ts'
+import { tempDirSync } from '../helpers/temp.ts'
 
 const ISSUER = 'https://as.example.test'
 const AUD = 'https://mcp.example.test/mcp'
@@ -48,7 +48,7 @@ describe('JWT verification', () => {
   })
 
   it('reads the JWKS from a file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'verify-'))
+    const dir = tempDirSync('mcp-authz-verify-')
     try {
       writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwksOf(ec)))
       const verifier = createTokenVerifier({ audience: AUD, issuers: [{ issuer: ISSUER, jwksFile: join(dir, 'jwks.json') }] })
