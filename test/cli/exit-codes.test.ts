@@ -35,12 +35,12 @@ describe('CLI exit codes', () => {
     assert.doesNotMatch(r.stderr, /unexpected/)
   })
 
-  it('serve without any verifier: 2, naming $.verifier', async () => {
-    const config = join(dir, 'noverifier.yaml')
-    await writeFile(config, `bundle:\n  path: ${bundle}\nserver:\n  port: 0\n`)
+  it('serve with a verifier it cannot build: 2, naming $.verifier', async () => {
+    const config = join(dir, 'badverifier.yaml')
+    await writeFile(config, `bundle:\n  path: ${bundle}\nserver:\n  port: 0\nverifier:\n  clockTolerance: -5\n  issuers:\n    - { issuer: "http://127.0.0.1:8181/dev-issuer", jwksUri: "http://127.0.0.1:8181/dev-issuer/jwks" }\n`)
     const r = cli(['serve', '--config', config])
     assert.equal(r.status, 2, r.stderr)
-    assert.match(r.stderr, /\$\.verifier/)
+    assert.match(r.stderr, /\$\.verifier: .*clockTolerance/)
     assert.doesNotMatch(r.stderr, /unexpected/)
   })
 
