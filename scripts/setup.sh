@@ -68,4 +68,4 @@ fi
 # --- build --------------------------------------------------------------------------------
 log "compiling TypeScript (dist/) and the default policy bundle (build/bundle.tar.gz)"
 node node_modules/typescript/bin/tsc -p tsconfig.build.json
-node src/cli/main.ts build --quiet
+node src/cli/main.ts build --quiet --data examples/quickstart/data.json

@@ -25,6 +25,8 @@ export type { Decision, PolicyInput, Reason, ReasonCode } from './policy/decisio
 export { PolicyEngine, ENTRYPOINTS } from './policy/engine.ts'
 export type { ActiveBundle, EngineOptions, PolicyConfig } from './policy/engine.ts'
 export { readBundle } from './policy/bundle.ts'
+export { readAnalysis } from './policy/analysis.ts'
+export type { BundleAnalysis } from './policy/analysis.ts'
 export type { Bundle, BundleLimits } from './policy/bundle.ts'
 export { PolicyError } from './policy/errors.ts'
 export type { PolicyErrorCode } from './policy/errors.ts'

@@ -7,7 +7,7 @@
 import { protectedResourceMetadataUrl } from '../enforce/challenge.ts'
 import { scopesNamed } from '../enforce/metadata.ts'
 import type { ActiveBundle } from '../policy/engine.ts'
-import { inputPlan, type InputFacts, type InputPlan } from './input.ts'
+import { inputPlan, type InputPlan } from './input.ts'
 
 /** The per-bundle state of an engine. */
 export interface BundleState {
@@ -27,11 +27,6 @@ export interface BundleState {
   readonly knownScopes: readonly string[]
 }
 
-/** The analysis facts of a bundle, when `mcp-authz build` recorded them. */
-export function analysisOf(active: ActiveBundle): (InputFacts & { rules?: ReadonlyArray<{ code: string; file: string; line: number; title?: string }> }) | undefined {
-  return (active as { analysis?: InputFacts & { rules?: Array<{ code: string; file: string; line: number; title?: string }> } }).analysis
-}
-
 /**
  * Derives the state of a bundle.
  *
@@ -42,7 +37,7 @@ export function analysisOf(active: ActiveBundle): (InputFacts & { rules?: Readon
  */
 export function bundleState(active: ActiveBundle, challengeScopes: readonly string[] | undefined): BundleState {
   const config = active.config
-  const analysis = analysisOf(active)
+  const analysis = active.analysis
   const ruleOf = new Map<string, string>()
   for (const r of analysis?.rules ?? []) if (!ruleOf.has(r.code)) ruleOf.set(r.code, `${r.file}:${r.line}${r.title !== undefined && r.title !== r.code ? ` (${r.title})` : ''}`)
   return {

@@ -68,7 +68,14 @@ export function registerServerCommands(program: Command): void {
     .addHelpText('after', `\nEnvironment overrides: ${ENV_OVERRIDES.map(envName).join(', ')}.\nStops gracefully on SIGTERM / SIGINT. Exit codes: 0 stopped, 1 unexpected, 2 bad configuration or bundle.`)
     .action(async (opts: { config: string; logLevel: string }) => {
       const config = await loadConfig(opts.config)
-      const running = await startServer(config, { handleSignals: true, logger: { level: opts.logLevel } })
+      let running: Awaited<ReturnType<typeof startServer>>
+      try {
+        running = await startServer(config, { handleSignals: true, logger: { level: opts.logLevel } })
+      } catch (err) {
+        // A verifier the configuration cannot build is a configuration error (exit 2), not a crash.
+        if (err instanceof TypeError && /verifier|^"/.test(err.message)) throw new ConfigError('ERR_CONFIG_INVALID', `configuration ${opts.config} has problems:\n  $.verifier: ${err.message}`, [{ path: '$.verifier', message: err.message }])
+        throw err
+      }
       process.stdout.write(`${JSON.stringify({ listening: running.url, revision: running.authz.bundle.revision, resource: running.authz.resource })}\n`)
     })
 
