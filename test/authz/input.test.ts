@@ -53,6 +53,19 @@ describe('custom rules see every field they read', () => {
     assert.equal(authz.decide(alice, call('fs_read')).allow, false, 'no arguments at all: still refused')
   })
 
+  test('the bundle says what its rules read: a library-only bundle leaves out what no rule reads', async () => {
+    assert.deepEqual(authz.bundle.analysis?.inputRefs.some((r) => r[0] === 'action' && r[1] === 'arguments'), true, 'the custom rules read arguments')
+    const libraryOnly = await createAuthz({ bundle: await buildTestBundle(data, { revision: 'library-only' }) })
+    assert.deepEqual(libraryOnly.bundle.analysis?.inputRefs, [])
+    const r = libraryOnly.decide(alice, call('fs_read', { arguments: { path: '/etc/shadow' }, _meta: { big: 'x' } }))
+    assert.equal(r.input?.action.arguments, undefined, 'no rule reads fs_read arguments: left out')
+    assert.equal(r.input?.action.meta, undefined, 'no rule reads _meta: left out')
+    const ruled = libraryOnly.decide(alice, call('notes_write', { arguments: { title: 'x' } }))
+    assert.deepEqual(ruled.input?.action.arguments, { title: 'x' }, 'the library reads arguments of items with conditions')
+    const custom = authz.decide(alice, call('fs_read', { arguments: { path: '/etc/shadow' }, _meta: { big: 'x' } }))
+    assert.deepEqual(custom.input?.action.meta, { big: 'x' })
+  })
+
   test('embedded: _meta, claims and context reach custom rules', () => {
     assert.deepEqual(codes(authz.decide(alice, call('fs_write'))), ['meta_dry_run_only'])
     assert.equal(authz.decide(alice, call('fs_write', { _meta: { dryRun: true } })).allow, true)
