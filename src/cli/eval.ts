@@ -17,9 +17,8 @@ import type { BundleAnalysis } from '../policy/analysis.ts'
 import type { Reason } from '../policy/decision.ts'
 import { schemaProblems } from '../schemas.ts'
 import { reasonSources } from '../server/cli.ts'
-import { ensureDevIssuer } from '../server/dev-issuer.ts'
-import { verifierConfigFor } from '../server/start.ts'
-import { createTokenVerifier } from '../verify/index.ts'
+import { ensureDevIssuer } from '../runtime/dev-issuer.ts'
+import { verifierConfigFor } from '../runtime/engine.ts'
 import { EXIT, UsageError } from './errors.ts'
 import { messageFromShorthand, principalFromShorthand, ShorthandError } from './shorthand.ts'
 
@@ -171,13 +170,9 @@ export function registerEval(program: Command): void {
       const config = opts.config !== undefined ? await loadConfig(opts.config) : undefined
       const bundle = opts.bundle ?? config?.bundle.path ?? 'build/bundle.tar.gz'
       if (opts.token !== undefined && config === undefined) throw new UsageError('--token needs --config (the verifier configuration the server uses)')
-      let verifier: ReturnType<typeof createTokenVerifier> | undefined
-      const lazy = { verify: (t: string, o?: { signal?: AbortSignal }) => (verifier as ReturnType<typeof createTokenVerifier>).verify(t, o) }
-      const authz = await createAuthz({ bundle, transport: 'cli', ...(opts.token !== undefined ? { verifier: lazy } : {}) })
-      if (opts.token !== undefined && config !== undefined) {
-        const devJwks = config.devIssuer !== undefined ? (await ensureDevIssuer(config.devIssuer.dir)).jwks : undefined
-        verifier = createTokenVerifier(verifierConfigFor(config, authz, devJwks))
-      }
+      // The token is verified as the server would: the configuration's verifier settings, the bundle's trust facts.
+      const devJwks = opts.token !== undefined && config?.devIssuer !== undefined ? (await ensureDevIssuer(config.devIssuer.dir)).jwks : undefined
+      const authz = await createAuthz({ bundle, transport: 'cli', ...(opts.token !== undefined && config !== undefined ? { verifier: verifierConfigFor(config, devJwks) } : {}) })
       let output: Record<string, unknown>
       let allowed: boolean
       let reasons: Reason[]

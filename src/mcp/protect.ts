@@ -111,6 +111,7 @@ export function protect<S extends McpServer | Server>(server: S, authz: Authz, o
       const decidedOverHttp = fromHttp !== undefined && extra.authInfo?.extra?.decisionId !== undefined && extra.authInfo.extra.requestId === request.id
       // The handler gets the request as decided: resource identifiers in their canonical form.
       let decided = request
+      let decisionId = decidedOverHttp ? String(extra.authInfo?.extra?.decisionId) : undefined
       if (!decidedOverHttp) {
         const name = method === 'tools/call' && typeof request.params?.name === 'string' ? request.params.name : undefined
         const annotations = name === undefined ? undefined : annotationsOf(name)
@@ -123,6 +124,7 @@ export function protect<S extends McpServer | Server>(server: S, authz: Authz, o
           throw new McpError(JsonRpcErrorCode.Forbidden, 'Forbidden', data)
         }
         decided = withParamsOf(request, result.message)
+        decisionId = result.decisionId
       } else if (NAMES_RESOURCES.has(method)) {
         // The HTTP guard handed the transport its canonical message; make sure of it all the same.
         const classified = classifyMessage({ jsonrpc: '2.0', ...request })
@@ -135,7 +137,8 @@ export function protect<S extends McpServer | Server>(server: S, authz: Authz, o
       const items = (output as Record<string, unknown>)[list.field]
       if (!Array.isArray(items)) return output
       if (list.kind === 'tool') for (const t of items as Array<{ name?: unknown; annotations?: Record<string, unknown> }>) if (typeof t.name === 'string' && t.annotations) seen.set(t.name, t.annotations)
-      return { ...output, [list.field]: authz.visible(principal, list.kind, items as ListItem[]) }
+      const transport = fromHttp ? 'http' : (options.transport ?? 'stdio')
+      return { ...output, [list.field]: authz.visible(principal, list.kind, items as ListItem[], { transport, ...(decisionId !== undefined ? { decisionId } : {}) }) }
     }
 
   const wrapped = new WeakMap<Handler, Handler>()

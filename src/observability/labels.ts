@@ -41,6 +41,14 @@ export function decisionLabels(event: DecisionEvent): DecisionLabels {
   return labels
 }
 
+/**
+ * Whether an event is the list-filtering evaluation of a list call (path `mcp/authz/visible`) rather
+ * than a decision: the list call itself was counted already, so metrics of decisions skip it.
+ */
+export function isListFiltering(event: DecisionEvent): boolean {
+  return event.list !== undefined
+}
+
 /** Histogram buckets of the decision latency, in seconds (50 µs to 1 s). */
 export const LATENCY_BUCKETS: readonly number[] = Object.freeze([0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
 

@@ -28,7 +28,7 @@ import {
 import type { DecisionEvent } from '../decision-log/record.ts'
 import { compileScanner, SECRET_PATTERNS } from '../decision-log/patterns.ts'
 import { DEFAULT_LABELS } from '../decision-log/record.ts'
-import { decisionLabels, LATENCY_BUCKETS, stageSeconds, STAGES } from './labels.ts'
+import { decisionLabels, isListFiltering, LATENCY_BUCKETS, stageSeconds, STAGES } from './labels.ts'
 
 /** The instrumentation scope name (tracer and meter). */
 export const INSTRUMENTATION_SCOPE = 'mcp-authz'
@@ -276,7 +276,7 @@ export function createOtelDecisionHook(options: OtelDecisionHookOptions = {}): O
       }
       logNs = Number(process.hrtime.bigint() - started)
     }
-    if (instruments !== undefined) {
+    if (instruments !== undefined && !isListFiltering(event)) {
       try {
         const labels = decisionLabels(event)
         instruments.decisions.add(1, { result: labels.result, reason: labels.reason })

@@ -172,6 +172,14 @@ export class PolicyEngine {
     return active
   }
 
+  /**
+   * Makes a bundle returned by {@link prepare} the active one (for callers that check more than the
+   * engine does before switching).
+   */
+  activate(active: ActiveBundle): void {
+    this.#active = active
+  }
+
   /** Everything {@link load} does except activating: for `check` and for staged rollouts. */
   async prepare(bundle: Bundle): Promise<ActiveBundle> {
     const problems = schemaProblems('data', bundle.data)

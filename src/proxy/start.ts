@@ -9,15 +9,11 @@
  */
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
-import { createAuthz, type Authz, type CredentialVerifier } from '../authz.ts'
+import type { Authz } from '../authz.ts'
 import type { Config } from '../config/schema.ts'
-import { createDecisionLogger } from '../decision-log/index.ts'
-import { createBundleLoader, fetchBundle, type BundleLoader } from '../policy/loader.ts'
-import { createSignatureVerifier } from '../policy/signature.ts'
-import { ensureDevIssuer } from '../server/dev-issuer.ts'
-import { createServerMetrics, type ServerMetrics } from '../server/metrics.ts'
-import { verifierConfigFor } from '../server/start.ts'
-import { createTokenVerifier } from '../verify/index.ts'
+import type { BundleLoader } from '../policy/loader.ts'
+import { closeOnSignals, engineFromConfig } from '../runtime/engine.ts'
+import type { ServerMetrics } from '../observability/prometheus.ts'
 import { createAssertionSigner } from './assertion.ts'
 import { createProxy, type Proxy, type UpstreamOptions } from './app.ts'
 
@@ -85,40 +81,8 @@ export async function startProxy(config: Config, options: StartProxyOptions = {}
     staticHeaders[name] = value
   }
 
-  const metrics = createServerMetrics()
-  const log = config.decisionLog !== undefined ? createDecisionLogger(config.decisionLog as never) : undefined
-  const signing = config.bundle.signing
-  const verifyBundle = signing?.publicKey !== undefined ? await createSignatureVerifier({ publicKey: signing.publicKey, algorithm: signing.algorithm, required: signing.required }) : undefined
-  let first: Uint8Array
-  let firstEtag: string | undefined
-  if (config.bundle.path !== undefined) {
-    first = await readFile(config.bundle.path)
-  } else {
-    const got = await fetchBundle(config.bundle.url as string, { timeoutMs: config.bundle.timeoutMs, maxBytes: config.bundle.maxBytes })
-    if (got === undefined) throw new TypeError('bundle server answered 304 to an unconditional request')
-    first = got.bytes
-    firstEtag = got.etag
-  }
-  if (verifyBundle !== undefined) await verifyBundle(first)
-
-  let verifier: CredentialVerifier | undefined
-  const lazyVerifier: CredentialVerifier = { verify: (token, opts) => (verifier as CredentialVerifier).verify(token, opts) }
-  const authz = await createAuthz({
-    bundle: first,
-    ...(config.resource !== undefined ? { resource: config.resource } : {}),
-    ...(config.limits !== undefined ? { limits: config.limits } : {}),
-    ...(config.engine !== undefined ? { engine: config.engine } : {}),
-    ...(config.decisionCache !== undefined ? { decisionCache: config.decisionCache } : {}),
-    shadow: config.shadow,
-    verifier: lazyVerifier,
-    onDecision: (event) => {
-      metrics.observeDecision(event)
-      log?.log(event)
-    },
-  })
-  const devJwks = config.devIssuer !== undefined ? (await ensureDevIssuer(config.devIssuer.dir)).jwks : undefined
-  verifier = createTokenVerifier(verifierConfigFor(config, authz, devJwks))
-
+  const engine = await engineFromConfig(config)
+  const { authz, metrics, loader } = engine
   const upstream: UpstreamOptions =
     up.url !== undefined
       ? { url: up.url, timeoutMs: up.timeoutMs, streamIdleTimeoutMs: up.streamIdleTimeoutMs, maxMessageBytes: up.maxMessageBytes, headers: staticHeaders }
@@ -158,44 +122,19 @@ export async function startProxy(config: Config, options: StartProxyOptions = {}
     ...(assertion !== undefined ? { assertion } : {}),
   })
 
-  const loader = createBundleLoader({
-    target: authz,
-    ...(config.bundle.path !== undefined ? { path: config.bundle.path, watch: config.bundle.watch } : { url: config.bundle.url as string }),
-    pollIntervalMs: config.bundle.pollIntervalSeconds * 1000,
-    timeoutMs: config.bundle.timeoutMs,
-    maxBytes: config.bundle.maxBytes,
-    ...(verifyBundle !== undefined ? { verify: verifyBundle } : {}),
-    initial: { bytes: first, ...(firstEtag !== undefined ? { etag: firstEtag } : {}) },
-    onActivate: (revision) => {
-      metrics.bundleActivated(revision)
-      proxy.app.log.info({ revision }, 'policy bundle activated')
-    },
-    onError: (err, reason) => {
-      metrics.reloadFailed(reason)
-      proxy.app.log.warn({ err: err.message, reason }, 'bundle reload refused; the previous bundle keeps serving')
-    },
-  })
-  metrics.bundleActivated(authz.bundle.revision)
+  engine.attach(proxy.app.log)
   const url = await proxy.app.listen({ host: section.host, port: section.port })
   loader.start()
 
   let closing: Promise<void> | undefined
+  let offSignals: (() => void) | undefined
   const close = () =>
     (closing ??= (async () => {
       loader.stop()
       await proxy.close()
-      await log?.close?.()
-      if (options.handleSignals) {
-        process.off('SIGTERM', onSignal)
-        process.off('SIGINT', onSignal)
-      }
+      await engine.close()
+      offSignals?.()
     })())
-  const onSignal = () => {
-    void close().then(() => process.exit(0))
-  }
-  if (options.handleSignals) {
-    process.once('SIGTERM', onSignal)
-    process.once('SIGINT', onSignal)
-  }
+  if (options.handleSignals) offSignals = closeOnSignals(close)
   return { proxy, authz, loader, metrics, url, close }
 }

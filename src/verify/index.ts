@@ -73,6 +73,12 @@ export interface TokenVerifier {
    * @throws {TokenVerificationError} always this type, whatever went wrong.
    */
   verify(token: string, options?: VerifyOptions): Promise<Principal>
+  /** What this verifier trusts (audience, issuers with their tenants), so `createAuthz` can check it against the policy data. */
+  readonly trust: {
+    audience?: string
+    issuers: Array<{ issuer: string; tenant?: string; tenantClaim?: string }>
+    introspection?: { issuer?: string; tenant?: string; tenantClaim?: string }
+  }
 }
 
 /** RFC 6750 § 2.1 `b64token`. */
@@ -156,7 +162,16 @@ export function createTokenVerifier(config: VerifierConfig, overrides: VerifierO
     throw new TokenVerificationError('ERR_TOKEN_MALFORMED', 'no configured verifier accepts this kind of credential')
   }
 
+  const optional = <K extends string>(key: K, value: string | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, string>))
+  const trust: TokenVerifier['trust'] = {
+    ...optional('audience', resolved.audience),
+    issuers: resolved.issuers.map((i) => ({ issuer: i.issuer, ...optional('tenant', i.tenant), ...optional('tenantClaim', i.tenantClaim) })),
+    ...(resolved.introspection === undefined
+      ? {}
+      : { introspection: { ...optional('issuer', resolved.introspection.issuer), ...optional('tenant', resolved.introspection.tenant), ...optional('tenantClaim', resolved.introspection.tenantClaim) } }),
+  }
   return {
+    trust,
     async verify(token, options) {
       try {
         return await route(token, options?.signal)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
@@ -47,11 +47,17 @@ describe('mcp-authz CLI (endpoint commands)', () => {
     assert.equal(r.status, 2)
     for (const path of ['$.bundle', '$.server.port', '$']) assert.ok(r.stderr.includes(`${path}:`), r.stderr)
     const noVerifier = join(dir, 'nover.yaml')
-    await writeFile(noVerifier, `bundle:\n  path: ${join(dir, 'missing.tar.gz')}\n`)
+    await writeFile(noVerifier, `bundle:\n  path: ${join(dir, 'missing.tar.gz')}\nverifier:\n  issuers:\n    - issuer: https://as.example.com\n      jwksUri: http://as.example.com/jwks\n`)
     const r2 = cli('check', '--config', noVerifier)
     assert.equal(r2.status, 2)
     assert.match(r2.stderr, /\$\.bundle: .*ENOENT/)
-    assert.match(r2.stderr, /\$\.verifier: /)
+    assert.match(r2.stderr, /\$\.verifier: .*https/)
+    // The verifier trusts an issuer the bundle's data does not: refused, naming both places.
+    const untrusted = join(dir, 'untrusted.yaml')
+    await writeFile(untrusted, `${await readFile(config, 'utf8')}\nverifier:\n  issuers:\n    - issuer: https://evil.example.com\n      jwksUri: https://evil.example.com/jwks\n`)
+    const r3 = cli('check', '--config', untrusted)
+    assert.equal(r3.status, 2, r3.stderr)
+    assert.match(r3.stderr, /\$\.verifier\.issuers\[0\]\.issuer: .*data\.mcp_authz\.issuers/)
   })
 
   it('serve listens, answers, and stops gracefully on SIGTERM', async () => {

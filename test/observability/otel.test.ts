@@ -12,7 +12,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, StackContextManager, TracerP
 import { createAuthz, type Authz, type DecisionEvent } from '../../src/authz.ts'
 import { createDecisionLogger } from '../../src/decision-log/logger.ts'
 import { combineDecisionConsumers, createOtelDecisionHook, METRIC_NAMES, SPAN_ATTRIBUTES } from '../../src/observability/index.ts'
-import { createServerMetrics } from '../../src/server/metrics.ts'
+import { createServerMetrics } from '../../src/observability/prometheus.ts'
 import { createTokenVerifier } from '../../src/verify/index.ts'
 import { buildTestBundle, testData } from '../helpers/bundle.ts'
 import { accessClaims, jwksOf, makeKey, mint, type TestKey } from '../helpers/verify-tokens.ts'
@@ -241,7 +241,7 @@ describe('createOtelDecisionHook: the endpoint’s metrics through the OpenTelem
     const promHistogram: Record<string, number> = {}
     for (const v of (await prom.registry.getSingleMetric('mcp_authz_decision_duration_seconds')?.get())?.values ?? []) if ((v as { metricName?: string }).metricName === 'mcp_authz_decision_duration_seconds_count') promHistogram[String(v.labels.stage)] = v.value
     assert.deepEqual(histogram, promHistogram)
-    assert.deepEqual(histogram, { verify: 10, eval: 6, total: 10 })
+    assert.deepEqual(histogram, { verify: 10, classify: 6, eval: 6, total: 10 })
     const buckets = rm.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === METRIC_NAMES.duration)
     assert.equal(buckets?.descriptor.unit, 's')
     assert.deepEqual((points(rm, METRIC_NAMES.duration)[0]?.value as Histogram).buckets.boundaries, [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])

@@ -9,7 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { DecisionEvent } from '../decision-log/record.ts'
-import { decisionLabels, LATENCY_BUCKETS, stageSeconds, STAGES } from '../observability/labels.ts'
+import { decisionLabels, isListFiltering, LATENCY_BUCKETS, stageSeconds, STAGES } from './labels.ts'
 
 /** The endpoint's metrics and the hooks that feed them. */
 export interface ServerMetrics {
@@ -52,6 +52,7 @@ export function createServerMetrics(options: MetricsOptions = {}): ServerMetrics
   return {
     registry,
     observeDecision(event) {
+      if (isListFiltering(event)) return
       const labels = decisionLabels(event)
       decisions.inc({ result: labels.result, reason: labels.reason })
       if (labels.verificationFailure !== undefined) verifyFailures.inc({ code: labels.verificationFailure })
