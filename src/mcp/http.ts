@@ -81,7 +81,7 @@ export interface HttpPass {
   sessionId: string | undefined
   /** Call with the response's `Mcp-Session-Id` once the transport assigned one (initialize). `false` when it could not be bound. */
   bindSession(sessionId: string): boolean
-  /** Call once the response has ended (the adapters do): the session's idle time counts from then. */
+  /** Call once the response has ended (the adapters do): the session's idle time counts from then; after a DELETE it is forgotten. */
   done(): void
 }
 
@@ -228,11 +228,8 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
     if (sessions !== undefined && sessionId !== undefined) {
       // Answered like an unknown session (as the SDK does), so a session id reveals nothing about its owner.
       if (sessions.owner(sessionId, principal) !== 'owner') return jsonRpcAnswer(404, result.decisionId, null, { code: -32001, message: 'Session not found' })
-      if (method === 'DELETE') sessions.forget(sessionId)
-      else {
-        sessions.acquire(sessionId)
-        acquired = true
-      }
+      sessions.acquire(sessionId)
+      acquired = true
     } else if (sessions !== undefined && result.action?.method === 'initialize' && !sessions.canBind(principal)) {
       // A new session would push another principal's out: refused before the transport creates one.
       const answer = jsonRpcAnswer(503, result.decisionId, result.requestId, { code: -32000, message: 'Too many sessions; try again later', data: { decision_id: result.decisionId } })
@@ -254,7 +251,10 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
       done() {
         if (finished) return
         finished = true
-        if (acquired && sessionId !== undefined) sessions?.release(sessionId)
+        if (!acquired || sessionId === undefined) return
+        // The owner ended its session: forgotten once the transport has answered the DELETE.
+        if (method === 'DELETE') sessions?.forget(sessionId)
+        else sessions?.release(sessionId)
       },
     }
   }

@@ -256,10 +256,13 @@ describe('session binding', () => {
     assert.equal(passed(await guard.authorize(post(call('whoami'), 'bob-token'))).bindSession('s-1'), false, 'never rebound to another principal')
   })
 
-  it('DELETE by the owner forgets the session', async () => {
+  it('DELETE by the owner forgets the session once answered (done()), not before the transport saw it', async () => {
     const guard = guardOf()
     passed(await guard.authorize(post(call('whoami'), 'alice-token'))).bindSession('s-1')
-    passed(await guard.authorize(withSession('s-1', 'alice-token', 'DELETE')))
+    const del = passed(await guard.authorize(withSession('s-1', 'alice-token', 'DELETE')))
+    assert.equal(guard.sessions?.has('s-1'), true)
+    del.done()
+    assert.equal(guard.sessions?.has('s-1'), false)
     assert.equal(refused(await guard.authorize(withSession('s-1', 'alice-token'))).status, 404)
   })
 
