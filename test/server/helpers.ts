@@ -3,7 +3,7 @@
  * temporary directory, and an app listening on 127.0.0.1:0.
  */
 import { createServer, type Server } from 'node:http'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAuthz, type Authz } from '../../src/authz.ts'
@@ -41,7 +41,16 @@ export async function startHarness(options: Partial<ServerOptions> = {}, data: u
   const authz = await createAuthz({ bundle: await buildTestBundle(data), verifier, onDecision: metrics.observeDecision })
   const app = buildServer({ authz, verifier, metrics, ...options })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
-  return { url, authz, metrics, token: (scope) => mintDevToken({ audience: RESOURCE, scope, dir }), close: () => app.close() }
+  return {
+    url,
+    authz,
+    metrics,
+    token: (scope) => mintDevToken({ audience: RESOURCE, scope, dir }),
+    close: async () => {
+      await app.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
 }
 
 /** JSON POST with a bounded wait. */
