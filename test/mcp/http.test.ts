@@ -65,8 +65,10 @@ before(async () => {
   const node = await listen(mcpAuthzHandler({ authz, rootMetadata: true, maxBodyBytes: 4096, handle: (req, res, body) => { record(req, body); res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}') } }))
   const app = express()
   app.use(express.json())
-  app.use(mcpAuthzExpress({ authz, maxBodyBytes: 4096 }))
-  app.all('/mcp', (req, res) => { record(req as IncomingMessage & { auth?: AuthInfo }, req.body); res.json({ ok: true }) })
+  // The documented wiring: metadata application-wide, the guard on the MCP route, your handler after it.
+  const mcp = mcpAuthzExpress({ authz, maxBodyBytes: 4096, rootMetadata: true })
+  app.use(mcp.metadata)
+  app.all('/mcp', mcp, (req, res) => { record(req as IncomingMessage & { auth?: AuthInfo }, req.body); res.json({ ok: true }) })
   const ex = await listen(app)
   const fastify = Fastify()
   await fastify.register(mcpAuthzFastify, { authz, maxBodyBytes: 4096, handle: (req, res, body) => { record(req, body); res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}') } })
