@@ -112,12 +112,13 @@ for (const adapter of ['node', 'express', 'fastify'] as const) {
 
 describe('createMcpSessions: freeing sessions', () => {
   it('a session idle for idleTimeoutMs is freed by the timer (its transport closed); a client then gets 404', async (t) => {
-    const { sessions, connect, url } = await started(t, 'node', { idleTimeoutMs: 50 })
+    // Long enough that a loaded machine cannot idle the session out while the client is still connecting.
+    const { sessions, connect, url } = await started(t, 'node', { idleTimeoutMs: 2000 })
     const client = await connect('alice-token')
     const id = sessionIdOf(client)
     // The client's own SSE GET stream keeps the session busy: end it, then wait for the sweep.
     await (client.transport as StreamableHTTPClientTransport).close()
-    await eventually(() => sessions.size === 0, 10_000, 'idle session freed')
+    await eventually(() => sessions.size === 0, 20_000, 'idle session freed')
     assert.equal(sessions.bindings?.stats().evictions.idle, 1)
     assert.equal((await raw(url.replace('/mcp', ''), 'POST', '/mcp', mcpHeaders('alice-token', id), JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }))).status, 404)
   })
