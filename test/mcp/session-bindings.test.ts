@@ -140,6 +140,60 @@ describe('SessionBindings: in total', () => {
   })
 })
 
+describe('SessionBindings: order of use', () => {
+  it('binding a session again (the transport repeats its id on later responses) marks it used', () => {
+    const c = clock()
+    const b = new SessionBindings({ idleTimeoutMs: 1000, now: c.now })
+    b.bind('a1', alice)
+    c.advance(900)
+    b.bind('a1', alice)
+    c.advance(900)
+    assert.equal(b.sweep(), 0)
+    assert.equal(b.owner('a1', alice), 'owner')
+  })
+
+  it('a session used again moves behind the others: the sweep still finds the stale ones', () => {
+    const c = clock()
+    const b = new SessionBindings({ idleTimeoutMs: 1000, now: c.now })
+    b.bind('a1', alice)
+    b.bind('b1', bob)
+    c.advance(600)
+    assert.equal(b.owner('a1', alice), 'owner')
+    c.advance(600)
+    assert.equal(b.sweep(), 1)
+    assert.deepEqual([b.has('a1'), b.has('b1')], [true, false])
+  })
+
+  it('a request in flight at the front does not stop the sweep from forgetting idle sessions behind it', () => {
+    const c = clock()
+    const b = new SessionBindings({ idleTimeoutMs: 100, now: c.now })
+    b.bind('busy', alice)
+    b.acquire('busy')
+    b.bind('idle', bob)
+    c.advance(200)
+    assert.equal(b.sweep(), 1)
+    assert.deepEqual([b.has('busy'), b.has('idle')], [true, false])
+  })
+
+  it('bind() on a full table forgets idle sessions itself (without canBind first)', () => {
+    const c = clock()
+    const b = new SessionBindings({ maxSessions: 1, idleTimeoutMs: 100, now: c.now })
+    b.bind('a1', alice)
+    c.advance(100)
+    assert.equal(b.bind('b1', bob), true)
+    assert.equal(b.has('a1'), false)
+    assert.equal(b.stats().refused, 0)
+  })
+
+  it('canBind() is true while the table has room, for anyone', () => {
+    const b = new SessionBindings({ maxSessions: 2 })
+    assert.equal(b.canBind(alice), true)
+    b.bind('a1', alice)
+    assert.equal(b.canBind(bob), true)
+    assert.equal(b.stats().refused, 0)
+  })
+})
+
 describe('SessionBindings: in time', () => {
   it('a session unused for idleTimeoutMs is forgotten on its next use, counted as idle', () => {
     const c = clock()
@@ -225,7 +279,8 @@ describe('SessionBindings: options and listeners', () => {
     ] as const) {
       assert.throws(() => new SessionBindings(options as never), (e: unknown) => e instanceof TypeError && e.message.includes(name), name)
     }
-    assert.throws(() => new SessionBindings(null as never), TypeError)
+    assert.throws(() => new SessionBindings(null as never), /sessionBinding options must be an object/)
+    assert.throws(() => new SessionBindings('x' as never), /sessionBinding options must be an object/)
     assert.equal(new SessionBindings(5).maxSessions, 5, 'a number is maxSessions')
   })
 
