@@ -224,12 +224,10 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
     if (!result.allow || result.principal === undefined) return refusal(result, token !== undefined)
     const principal = result.principal
     const sessionId = header(facts.headers, 'mcp-session-id')
-    let acquired = false
     if (sessions !== undefined && sessionId !== undefined) {
       // Answered like an unknown session (as the SDK does), so a session id reveals nothing about its owner.
       if (sessions.owner(sessionId, principal) !== 'owner') return jsonRpcAnswer(404, result.decisionId, null, { code: -32001, message: 'Session not found' })
       sessions.acquire(sessionId)
-      acquired = true
     } else if (sessions !== undefined && result.action?.method === 'initialize' && !sessions.canBind(principal)) {
       // A new session would push another principal's out: refused before the transport creates one.
       const answer = jsonRpcAnswer(503, result.decisionId, result.requestId, { code: -32000, message: 'Too many sessions; try again later', data: { decision_id: result.decisionId } })
@@ -249,12 +247,11 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
         return sessions === undefined || sessions.bind(id, principal)
       },
       done() {
-        if (finished) return
+        if (finished || sessions === undefined || sessionId === undefined) return
         finished = true
-        if (!acquired || sessionId === undefined) return
         // The owner ended its session: forgotten once the transport has answered the DELETE.
-        if (method === 'DELETE') sessions?.forget(sessionId)
-        else sessions?.release(sessionId)
+        if (method === 'DELETE') sessions.forget(sessionId)
+        else sessions.release(sessionId)
       },
     }
   }

@@ -70,7 +70,8 @@ function list(v: readonly string[]): string {
 }
 
 function json(v: unknown): string {
-  return v === undefined ? '-' : str(JSON.stringify(v))
+  // JSON.stringify(undefined) is undefined, which str() writes as '-'.
+  return str(JSON.stringify(v) as string | undefined)
 }
 
 /** Everything of a principal a policy can read, as one unambiguous string. */

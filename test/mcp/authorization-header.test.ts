@@ -45,6 +45,10 @@ describe('bearerToken()', () => {
     assert.equal(bearerToken('Bear abc'), undefined)
     assert.equal(bearerToken('Bearers abc'), undefined)
     assert.equal(bearerToken('XBearer abc'), undefined)
+    // Schemes of the same length as "Bearer" are compared letter by letter.
+    assert.equal(bearerToken('Digest abc'), undefined)
+    assert.equal(bearerToken('Beaver abc'), undefined)
+    assert.equal(bearerToken('Bearez abc'), undefined)
   })
 
   it('ignores spaces and tabs around the scheme and the token, and keeps what is inside the token', () => {

@@ -20,6 +20,7 @@ const verifier: CredentialVerifier = {
     signals.push(options?.signal)
     if (token === 'alice-token') return alice
     if (token === 'bob-token') return bob
+    if (token === 'malformed') throw Object.assign(new Error('malformed request'), { code: 'ERR_REQUEST_MALFORMED', status: 400 })
     throw Object.assign(new Error('bad token'), { code: 'ERR_JWT_INVALID', status: 401 })
   },
 }
@@ -113,6 +114,18 @@ describe('refusals', () => {
     }
   })
 
+  it('a credential the verifier calls malformed (status 400): 400 invalid_request', async () => {
+    const v = refused(await guardOf().authorize(post(call('whoami'), 'malformed')))
+    assert.equal(v.status, 400)
+    assert.match(v.headers['www-authenticate'] ?? '', /error="invalid_request"/)
+    assert.deepEqual(JSON.parse(v.body ?? ''), { error: 'invalid_request', error_description: 'The request is malformed' })
+  })
+
+  it('a repeated header (an array in the facts): the first value is used', async () => {
+    const v = passed(await guardOf().authorize({ method: 'POST', url: '/mcp', headers: { authorization: ['Bearer alice-token', 'Bearer bob-token'] as never }, body: call('whoami') }))
+    assert.equal(v.principal.subject, 'alice')
+  })
+
   it('missing scope: 403 insufficient_scope (header and body)', async () => {
     const v = refused(await guardOf().authorize(post(call('notes_write', { folder: 'work' }), 'alice-token')))
     assert.equal(v.status, 403)
@@ -176,11 +189,23 @@ describe('what reaches the policy', () => {
     passed(await guard.authorize(post(call('whoami'), 'alice-token')))
     passed(await guard.authorize(post(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }), 'alice-token')))
     passed(await guard.authorize(post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'whoami' } }, 'alice-token')))
+    await guard.authorize(post({ jsonrpc: '2.0', id: 4, method: 'prompts/get', params: { name: 'whoami' } }, 'alice-token'))
     assert.deepEqual(asked, ['whoami', 'whoami'])
     const [first, second, third] = events.slice(before)
     assert.deepEqual(first?.input?.action.annotations, { readOnlyHint: true })
     assert.equal(second?.input?.action.annotations, undefined)
     assert.deepEqual(third?.input?.action.annotations, { readOnlyHint: true })
+  })
+
+  it('with a tool-annotation lookup the guard parses the body itself: bad JSON is still a -32700 parse error, invalid UTF-8 too', async () => {
+    const guard = guardOf({ toolAnnotations: () => undefined })
+    const text = refused(await guard.authorize(post('{not json', 'alice-token')))
+    assert.equal(text.status, 400)
+    assert.equal(JSON.parse(text.body ?? '').error.code, -32700)
+    const bytes = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"x":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}}')])
+    const invalid = refused(await guard.authorize(post(new Uint8Array(bytes), 'alice-token')))
+    assert.equal(invalid.status, 400)
+    assert.equal(JSON.parse(invalid.body ?? '').error.code, -32700)
   })
 
   it('GET and DELETE are decided as the stream-open / session-end notifications, with the HTTP transport', async () => {

@@ -204,7 +204,9 @@ describe('decision cache: the key', () => {
     ['principal.authMethod', (i) => void (i.principal.authMethod = i.principal.authMethod === 'jwt' ? 'api_key' : 'jwt')],
     ['principal.tokenId', (i) => void (i.principal.tokenId += 'x')],
     ['principal.expiresAt', (i) => void (i.principal.expiresAt = (i.principal.expiresAt ?? 0) + 1)],
-    ['principal.issuedAt', (i) => void (i.principal.issuedAt = i.principal.issuedAt === undefined ? 0 : undefined)],
+    ['principal.issuedAt (set or unset)', (i) => void (i.principal.issuedAt = i.principal.issuedAt === undefined ? 0 : undefined)],
+    ['principal.issuedAt (value)', (i) => void (i.principal.issuedAt = (i.principal.issuedAt ?? 0) + 1)],
+    ['principal.expiresAt (set or unset)', (i) => void (i.principal.expiresAt = i.principal.expiresAt === undefined ? 0 : undefined)],
     ['principal.claims', (i) => void (i.principal.claims = { ...i.principal.claims, roles: ['x'] })],
   ]
 
@@ -276,6 +278,39 @@ describe('decision cache: bounded in bytes', () => {
     assert.equal(evaluations(), 3, 'under 16 KiB: cached')
   })
 
+  test('a stored decision is frozen, reasons included, so no caller can change what the next one is served', () => {
+    const cache = new DecisionCache()
+    const key = cache.key('r', alice, actionWithMeta(1), 'http')
+    const stored = cache.set(key, { allow: false, reasons: [{ code: 'default_deny', message: 'no rule' }], required_scopes: ['x'] } as Decision, alice)
+    assert.ok(Object.isFrozen(stored) && Object.isFrozen(stored.reasons) && Object.isFrozen(stored.reasons[0]) && Object.isFrozen(stored.required_scopes))
+    assert.throws(() => void ((stored.reasons[0] as { code: string }).code = 'changed'), TypeError)
+    assert.equal(cache.get(key)?.reasons[0]?.code, 'default_deny')
+  })
+
+  test('policy errors are never cached; the decision is handed back as it came', () => {
+    const cache = new DecisionCache()
+    const key = cache.key('r', alice, actionWithMeta(1), 'http')
+    const failed = { allow: false, reasons: [{ code: 'policy_error', message: 'trap' }], required_scopes: [] } as unknown as Decision
+    assert.equal(cache.set(key, failed, alice), failed)
+    assert.equal(cache.size, 0)
+  })
+
+  test('an entry too large because of its decision (the key alone fits) is handed back, not cached', () => {
+    const cache = new DecisionCache({ maxEntryBytes: 4096 })
+    const key = cache.key('r', alice, actionWithMeta(1), 'http')
+    assert.ok(2 * key.length + ENTRY_OVERHEAD_BYTES < 4096)
+    const big = { allow: false, reasons: [{ code: 'default_deny', message: 'm'.repeat(3000) }], required_scopes: [] } as unknown as Decision
+    assert.equal(cache.set(key, big, alice), big)
+    assert.equal(cache.size, 0)
+  })
+
+  test('clear() drops every entry and its bytes', () => {
+    const cache = new DecisionCache()
+    cache.set(cache.key('r', alice, actionWithMeta(1), 'http'), { ...allow }, alice)
+    cache.clear()
+    assert.deepEqual([cache.size, cache.bytes], [0, 0])
+  })
+
   test('maxEntryBytes exactly: cached; one byte more: not', () => {
     const probe = new DecisionCache()
     const key = probe.key('r', alice, actionWithMeta(100), 'http')
@@ -284,7 +319,8 @@ describe('decision cache: bounded in bytes', () => {
     fits.set(key, { ...allow }, alice)
     assert.equal(fits.size, 1)
     const tooSmall = new DecisionCache({ maxEntryBytes: exact - 1 })
-    tooSmall.set(key, { ...allow }, alice)
+    const handedBack = { ...allow }
+    assert.equal(tooSmall.set(key, handedBack, alice), handedBack)
     assert.equal(tooSmall.size, 0)
     assert.equal(tooSmall.get(key), undefined)
   })
