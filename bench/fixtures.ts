@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildBundle } from '../src/policy/build.ts'
 import { testData } from '../test/helpers/bundle.ts'
+import { tempDir } from '../test/helpers/temp.ts'
 import type { Principal } from '../src/verify/principal.ts'
 
 export const RESOURCE = 'https://mcp.example.com/mcp'
@@ -22,9 +22,9 @@ export const benchData = {
   mcp_authz: { ...testData.mcp_authz, server_name: 'Bench notes', decision_cache: true },
 }
 
-/** Builds the bench bundle into a temporary folder (the real `opa build -t wasm`). */
+/** Builds the bench bundle into a temporary folder (the real `opa build -t wasm`), removed when the process exits. */
 export async function buildBenchBundle(data: unknown = benchData): Promise<{ bundle: string; dataFile: string; dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-bench-'))
+  const dir = await tempDir('mcp-authz-bench-')
   const dataFile = join(dir, 'data.json')
   await writeFile(dataFile, JSON.stringify(data))
   const bundle = join(dir, 'bundle.tar.gz')

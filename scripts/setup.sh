@@ -54,7 +54,12 @@ ENV
 
 # --- npm dependencies ---------------------------------------------------------------------
 LOCK_SUM=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f node_modules/.lock-sum ] || [ "$(cat node_modules/.lock-sum)" != "$LOCK_SUM" ]; then
+if [ -L node_modules ]; then
+  # A node_modules shared through a symlink (e.g. several git worktrees): npm ci would empty it for
+  # every user of it. Install there, from its own checkout, instead.
+  [ -f node_modules/.lock-sum ] && [ "$(cat node_modules/.lock-sum)" = "$LOCK_SUM" ] ||
+    log "node_modules is a symlink and does not match package-lock.json: run npm ci where it points"
+elif [ ! -f node_modules/.lock-sum ] || [ "$(cat node_modules/.lock-sum)" != "$LOCK_SUM" ]; then
   log "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$LOCK_SUM" > node_modules/.lock-sum
@@ -63,4 +68,4 @@ fi
 # --- build --------------------------------------------------------------------------------
 log "compiling TypeScript (dist/) and the default policy bundle (build/bundle.tar.gz)"
 node node_modules/typescript/bin/tsc -p tsconfig.build.json
-node src/cli/main.ts build --quiet
+node src/cli/main.ts build --quiet --data examples/quickstart/data.json

@@ -16,7 +16,10 @@ export interface Action {
   kind: ActionKind
   /** Tool or prompt name (`tools/call`, `prompts/get`). */
   name?: string
-  /** Resource URI (`resources/read|subscribe|unsubscribe`). */
+  /**
+   * Resource URI (`resources/read|subscribe|unsubscribe`, completion `ref/resource`), in the
+   * canonical form the server resolves it by (`new URL(uri).href`; see `./resource-uri.ts`).
+   */
   uri?: string
   /** Tool or prompt arguments as sent. */
   arguments?: Record<string, unknown>

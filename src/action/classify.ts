@@ -9,6 +9,7 @@ import { z } from 'zod'
 import type { Action, ActionKind } from './action.ts'
 import { JsonRpcErrorCode, type JsonRpcError } from './errors.ts'
 import { jsonDepthExceeds, resolveLimits, valueExceeds, type MessageLimits } from './limits.ts'
+import { canonicalResourceIdentifier, canonicalResourceTemplate } from './resource-uri.ts'
 
 /** A JSON-RPC id as MCP allows it (string or integer; never null for requests). */
 export type JsonRpcId = string | number
@@ -17,7 +18,12 @@ export type JsonRpcId = string | number
 export interface Classified {
   ok: true
   action: Action
-  /** The parsed message, to hand on to the MCP transport without parsing twice. */
+  /**
+   * The parsed message, to hand on to the MCP transport without parsing twice. Resource
+   * identifiers in it are the canonical ones the action carries (a copy is made when they differ
+   * from what was sent; the caller's object is never modified), so the server resolves exactly what
+   * was decided.
+   */
   message: Record<string, unknown>
 }
 
@@ -67,25 +73,43 @@ function named(
   return action
 }
 
-function mapMethod(method: string, p: Record<string, unknown>, isRequest: boolean, maxArguments: number): Omit<Action, 'id'> | string {
-  if (!isRequest) return { method, kind: 'notification' }
-  if (method === 'tools/call') return named('tool', method, p, maxArguments)
-  if (method === 'prompts/get') return named('prompt', method, p, maxArguments)
+/** A mapped method: the action, and the params to hand on when canonicalisation changed them. */
+interface Mapped {
+  action: Omit<Action, 'id'>
+  params?: Record<string, unknown>
+}
+
+function mapMethod(method: string, p: Record<string, unknown>, isRequest: boolean, l: Readonly<Required<MessageLimits>>): Mapped | string {
+  if (!isRequest) return { action: { method, kind: 'notification' } }
+  if (method === 'tools/call' || method === 'prompts/get') {
+    const action = named(method === 'tools/call' ? 'tool' : 'prompt', method, p, l.maxArguments)
+    return typeof action === 'string' ? action : { action }
+  }
   if (RESOURCE_METHODS.has(method)) {
     if (typeof p.uri !== 'string' || p.uri.length === 0) return `${method} requires params.uri`
-    return { method, kind: 'resource', uri: p.uri }
+    const canonical = canonicalResourceIdentifier(p.uri, { maxLength: l.maxStringLength })
+    if (!canonical.ok) return `${method} params.uri ${canonical.message}`
+    const mapped: Mapped = { action: { method, kind: 'resource', uri: canonical.uri } }
+    if (canonical.uri !== p.uri) mapped.params = { ...p, uri: canonical.uri }
+    return mapped
   }
   if (method === 'completion/complete') {
     // A completion reveals values of a prompt's or resource's arguments: decide it as that item.
     const ref = p.ref
-    if (isPlainObject(ref) && ref.type === 'ref/prompt' && typeof ref.name === 'string') return { method, kind: 'prompt', name: ref.name }
-    if (isPlainObject(ref) && ref.type === 'ref/resource' && typeof ref.uri === 'string') return { method, kind: 'resource', uri: ref.uri }
+    if (isPlainObject(ref) && ref.type === 'ref/prompt' && typeof ref.name === 'string' && ref.name.length > 0) return { action: { method, kind: 'prompt', name: ref.name } }
+    if (isPlainObject(ref) && ref.type === 'ref/resource' && typeof ref.uri === 'string') {
+      const canonical = canonicalResourceTemplate(ref.uri, { maxLength: l.maxStringLength })
+      if (!canonical.ok) return `${method} params.ref.uri ${canonical.message}`
+      const mapped: Mapped = { action: { method, kind: 'resource', uri: canonical.uri } }
+      if (canonical.uri !== ref.uri) mapped.params = { ...p, ref: { ...ref, uri: canonical.uri } }
+      return mapped
+    }
     return `${method} requires params.ref of type ref/prompt or ref/resource`
   }
   let kind: ActionKind = 'other'
   if (LIST_METHODS.has(method)) kind = 'list'
   else if (SESSION_METHODS.has(method)) kind = 'session'
-  return { method, kind }
+  return { action: { method, kind } }
 }
 
 /**
@@ -93,8 +117,11 @@ function mapMethod(method: string, p: Record<string, unknown>, isRequest: boolea
  *
  * Malformed input is refused with the right JSON-RPC error: -32700 for invalid JSON or JSON beyond
  * the {@link MessageLimits}, -32600 for anything that is not one JSON-RPC 2.0 request, notification
- * or response (batches included: MCP 2025-11-25 has none), -32602 for an MCP method whose params
- * miss what authorization needs. Never throws.
+ * or response (batches included: MCP 2025-11-25 has none; a message with both a method and a
+ * result or error is neither), -32602 for an MCP method whose params miss what authorization needs
+ * or carry a resource URI without an honest canonical form (see `./resource-uri.ts`). Resource URIs
+ * are decided, and handed on in `message`, in the canonical form the server resolves them by.
+ * Never throws.
  *
  * @example
  * ```ts
@@ -125,7 +152,13 @@ export function classifyMessage(body: string | Uint8Array | unknown, limits?: Me
   const readableId = id.safeParse(value.id)
   const requestId = readableId.success ? readableId.data : null
 
-  if (value.method === undefined && ('result' in value || 'error' in value)) {
+  // JSON-RPC 2.0 § 4-5: a request or notification has a method and no result/error; a response
+  // has a result or an error and no method. A message with both is neither (the SDK's strict
+  // schemas refuse it too), so it is refused rather than decided as one and handled as the other.
+  if ('method' in value && ('result' in value || 'error' in value)) {
+    return refuse(JsonRpcErrorCode.InvalidRequest, 'Invalid Request: a message with a method carries no result or error', requestId)
+  }
+  if (!('method' in value) && ('result' in value || 'error' in value)) {
     const r = response.safeParse(value)
     if (!r.success) return refuse(JsonRpcErrorCode.InvalidRequest, 'Invalid Request: malformed JSON-RPC response', requestId)
     const action: Action = { method: 'response', kind: 'response' }
@@ -136,11 +169,12 @@ export function classifyMessage(body: string | Uint8Array | unknown, limits?: Me
   const isRequest = 'id' in value
   const parsed = isRequest ? request.safeParse(value) : notification.safeParse(value)
   if (!parsed.success) return refuse(JsonRpcErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request or notification', requestId)
-  const p = parsed.data.params ?? {}
-  const mapped = mapMethod(parsed.data.method, p, isRequest, l.maxArguments)
+  // The params as sent (zod's parse is a filtered copy): what the policy reads is what the server gets.
+  const p = (isPlainObject(value.params) ? value.params : {}) as Record<string, unknown>
+  const mapped = mapMethod(parsed.data.method, p, isRequest, l)
   if (typeof mapped === 'string') return refuse(JsonRpcErrorCode.InvalidParams, `Invalid params: ${mapped}`, requestId)
-  const action: Action = mapped
+  const action: Action = mapped.action
   if (isPlainObject(p._meta)) action.meta = p._meta
   if (isRequest && requestId !== null) action.id = requestId
-  return { ok: true, action, message: value }
+  return { ok: true, action, message: mapped.params === undefined ? value : { ...value, params: mapped.params } }
 }

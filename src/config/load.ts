@@ -12,7 +12,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { parseDocument } from 'yaml'
+import { DocumentSyntaxError, parseDocumentText } from '../parse-document.ts'
 import { configSchema, type Config } from './schema.ts'
 import { ConfigError } from './errors.ts'
 
@@ -34,6 +34,9 @@ export const ENV_OVERRIDES: readonly string[] = [
   'server.requestTimeoutMs',
   'server.devIssuer',
   'devIssuer.dir',
+  'proxy.host',
+  'proxy.port',
+  'proxy.upstream.url',
 ]
 
 /** The environment variable that overrides a configuration path. */
@@ -129,11 +132,14 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
   } catch (err) {
     throw new ConfigError('ERR_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`, [{ path: '$', message: 'cannot be read' }])
   }
-  // YAML is a superset of JSON: one parser for both; every syntax error is listed.
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true })
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => ({ path: `$ (line ${(e.linePos?.[0]?.line ?? 0)})`, message: e.message.split('\n')[0] ?? e.message }))
-    throw new ConfigError('ERR_CONFIG_READ', `${file} is not valid YAML/JSON:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, problems)
+  // YAML is a superset of JSON: one parser for both (strict JSON for .json); every syntax error is listed with its line and column.
+  let raw: unknown
+  try {
+    raw = parseDocumentText(text, file)
+  } catch (err) {
+    if (!(err instanceof DocumentSyntaxError)) throw err
+    const problems = err.problems.map((p) => ({ path: `$ (line ${p.line}, column ${p.column})`, message: p.message }))
+    throw new ConfigError('ERR_CONFIG_READ', err.message, problems)
   }
-  return parseConfig(doc.toJS(), { ...options, baseDir: options.baseDir ?? dirname(resolve(file)) })
+  return parseConfig(raw, { ...options, baseDir: options.baseDir ?? dirname(resolve(file)) })
 }

@@ -47,6 +47,62 @@ export const serverSchema = z.strictObject({
   devIssuer: z.boolean().default(false).describe('Serve the development issuer JWKS at /dev-issuer/jwks (development only).'),
 })
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
+
+/** What the proxy forwards to: a Streamable HTTP URL, or a stdio command spawned per session. */
+export const upstreamSchema = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/ }).optional().describe('Streamable HTTP endpoint of the upstream MCP server (e.g. http://127.0.0.1:9000/mcp). Exactly one of url and command.'),
+    command: z.string().min(1).optional().describe('Program of a stdio MCP server, spawned once per MCP session (no shell). Exactly one of url and command.'),
+    args: z.array(z.string()).default([]).describe('Arguments of command. Default none.'),
+    env: z.record(z.string().regex(ENV_NAME), z.string()).default({}).describe('Environment of the spawned process (added to the inherited variables). Default none.'),
+    inheritEnv: z
+      .array(z.string().regex(ENV_NAME))
+      .default(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SYSTEMROOT'])
+      .describe("Variables of the proxy's own environment passed to the process; nothing else is (so the proxy's secrets stay out). Default PATH, HOME, LANG, LC_ALL, TZ, TMPDIR, SYSTEMROOT."),
+    cwd: z.string().min(1).optional().describe("Working folder of the process (relative to the configuration file). Default: the proxy's."),
+    maxProcesses: z.number().int().positive().max(10000).default(16).describe('Most stdio processes (= MCP sessions) alive at once; one more initialize gets 503. Default 16.'),
+    idleTimeoutSeconds: z.number().positive().max(86400).default(300).describe('A stdio session with no request for this long is ended and its process stopped, seconds. Default 300.'),
+    headers: z.record(z.string().regex(HEADER_NAME), z.string()).default({}).describe('Static headers sent upstream on every request (a static credential, e.g. x-api-key). Never the client\'s. Default none.'),
+    headersFromEnv: z
+      .record(z.string().regex(HEADER_NAME), z.string().regex(ENV_NAME))
+      .default({})
+      .describe('Static headers whose values are read from environment variables at start (header → variable), to keep secrets out of the file. Default none.'),
+    timeoutMs: z.number().int().positive().max(3600000).default(60000).describe('Longest wait for the upstream to start answering a request (connect + response headers; a JSON answer as a whole), ms. Default 60000.'),
+    streamIdleTimeoutMs: z.number().int().positive().max(86400000).default(600000).describe('An upstream SSE stream silent for this long is closed (the client may resume with Last-Event-ID), ms. Default 600000.'),
+    maxMessageBytes: z.number().int().positive().max(256 * 1024 * 1024).default(16 * 1024 * 1024).describe('Largest upstream message accepted: a JSON answer, one SSE event, one stdio line, bytes. Default 16 MiB.'),
+  })
+  .check((ctx) => {
+    const v = ctx.value
+    if ((v.url === undefined) === (v.command === undefined)) ctx.issues.push({ code: 'custom', input: v, message: 'give exactly one of proxy.upstream.url and proxy.upstream.command', path: [] })
+  })
+
+/** The signed assertion of the principal that the proxy sends upstream instead of the client's token. */
+export const assertionSchema = z.strictObject({
+  header: z.string().regex(HEADER_NAME).default('mcp-authz-assertion').describe('Request header carrying the assertion (a compact JWS). Default mcp-authz-assertion.'),
+  issuer: z.string().min(1).optional().describe("The assertion's iss. Default: the origin of the resource URI."),
+  audience: z.string().min(1).optional().describe("The assertion's aud. Default: the upstream URL (or the command for stdio)."),
+  ttlSeconds: z.number().int().min(1).max(60).default(60).describe('Lifetime of one assertion, seconds (at most 60). Default 60.'),
+  privateKey: z.string().min(1).optional().describe('ES256 private key (PKCS#8 PEM, or a path to one) that signs assertions, so that every replica signs with the same key. Default: a key generated at start.'),
+  jwksPath: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/).default('/.well-known/jwks.json').describe('Path the public keys are served at (JWKS). Default /.well-known/jwks.json.'),
+})
+
+/** The authorizing reverse proxy (`mcp-authz proxy`). */
+export const proxySchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1').describe('Interface to listen on. Default 127.0.0.1.'),
+  port: z.number().int().min(0).max(65535).default(8080).describe('Port. Default 8080.'),
+  path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/).optional().describe('Path of the MCP endpoint. Default: the path of the resource URI.'),
+  allowedHosts: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Host names accepted in Host / Origin headers (DNS rebinding protection). Default: the resource URI\'s host, plus localhost names when listening on loopback.'),
+  maxBodyBytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024).describe('Largest request body, bytes. Default 1 MiB.'),
+  rootMetadata: z.boolean().default(false).describe('Also serve the RFC 9728 metadata at /.well-known/oauth-protected-resource. Default false.'),
+  upstream: upstreamSchema,
+  assertion: assertionSchema.optional().describe('Send a short-lived signed assertion of the principal upstream (ES256 JWT; keys at jwksPath). Default: no assertion.'),
+})
+
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -78,9 +134,13 @@ export const configSchema = z.strictObject({
     .optional()
     .describe('WASM memory limits.'),
   server: serverSchema.prefault({}),
+  proxy: proxySchema.optional().describe('The authorizing reverse proxy (mcp-authz proxy): listen address, MCP path, upstream, identity sent upstream.'),
 })
   .check((ctx) => {
-    const { server, devIssuer } = ctx.value
+    const { server, devIssuer, proxy } = ctx.value
+    if (proxy !== undefined && typeof proxy.host === 'string' && !isLoopbackHost(proxy.host) && (devIssuer !== undefined || server?.devIssuer)) {
+      ctx.issues.push({ code: 'custom', input: devIssuer, path: ['devIssuer'], message: 'the development issuer is development only: not allowed when proxy.host is beyond loopback' })
+    }
     if (typeof server?.host !== 'string' || isLoopbackHost(server.host)) return
     if (!Array.isArray(server.apiKeyHashes) || server.apiKeyHashes.length === 0) ctx.issues.push({ code: 'custom', input: server, path: ['server', 'apiKeyHashes'], message: `required when server.host (${server.host}) is beyond loopback` })
     if (devIssuer !== undefined || server.devIssuer) ctx.issues.push({ code: 'custom', input: devIssuer, path: ['devIssuer'], message: 'the development issuer is development only: not allowed when server.host is beyond loopback' })

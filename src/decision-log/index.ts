@@ -31,13 +31,17 @@ export {
   buildDecisionRecord,
   createRecordBuilder,
   DEFAULT_LABELS,
+  MAX_HIDDEN_LOGGED,
   type DecisionEvent,
+  type EventDecision,
+  type EventReason,
+  type ListFiltering,
   type DecisionRecord,
   type McpRecordFields,
   type RecordLabels,
   type RecordOptions,
 } from './record.ts'
-export { CIRCULAR, createRedactor, TRUNCATED, type RedactCallOptions, type RedactionOptions, type RedactionResult, type Redactor } from './redact.ts'
+export { CIRCULAR, createRedactor, errorText, isPrivateJwk, TRUNCATED, UNREADABLE, type RedactCallOptions, type RedactionOptions, type RedactionResult, type Redactor } from './redact.ts'
 export { createFileSink, type FileSinkOptions } from './sinks/file.ts'
 export { createHttpSink, type HttpRetryOptions, type HttpSink, type HttpSinkHooks, type HttpSinkOptions, type HttpSinkStats } from './sinks/http.ts'
 export type { DecisionLogSink, SinkHooks, SinkStats } from './sinks/sink.ts'

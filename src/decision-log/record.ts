@@ -9,9 +9,36 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
-import type { Decision, PolicyInput } from '../policy/decision.ts'
+import type { Decision, PolicyInput, Reason } from '../policy/decision.ts'
 import { applyMasks, compileMasks, type CompiledMask, type MaskRule } from './mask.ts'
 import { createRedactor, type Redactor } from './redact.ts'
+
+/** A reason as the engine reports it to the log: the policy's reason plus where it came from. */
+export interface EventReason extends Reason {
+  /** Where the reason came from: `file:line` of the rule, optionally with its title (`policies/mcp/authz/scopes.rego:14 tool needs scopes`). */
+  rule?: string
+}
+
+/** The decision as the engine reports it to the log. */
+export interface EventDecision extends Omit<Decision, 'reasons'> {
+  /** Every reason, in the policy's order. */
+  reasons: EventReason[]
+}
+
+/** The list-filtering evaluation of a `tools/list`, `resources/list` or `prompts/list` result. */
+export interface ListFiltering {
+  /** What was listed. */
+  kind: 'tool' | 'resource' | 'prompt'
+  /** Items the server listed. */
+  total: number
+  /** Items the principal may see (the client got these). */
+  visible: number
+  /** Names (tools, prompts) or URIs (resources) hidden from the principal; the record keeps at most {@link MAX_HIDDEN_LOGGED}, redacted. */
+  hidden: string[]
+}
+
+/** Most hidden names / URIs a record lists in `mcp.list.hidden`. */
+export const MAX_HIDDEN_LOGGED = 20
 
 /** What the engine hands to the decision log after each decision. */
 export interface DecisionEvent {
@@ -23,22 +50,30 @@ export interface DecisionEvent {
   path: string
   /** The policy input; `undefined` when verification failed before a policy input existed. */
   input: PolicyInput | undefined
-  /** What the policy decided. */
-  result: Decision
+  /** What the policy decided; each reason may say which rule it came from (`rule`). */
+  result: EventDecision
   /** Revision of the bundle that decided (its `.manifest` revision). */
   revision: string | undefined
-  /** Timings in nanoseconds. */
-  metrics: { verify_ns?: number; eval_ns?: number; total_ns: number }
+  /** Timings in nanoseconds: token verification, message classification, policy evaluation, the whole decision. */
+  metrics: { verify_ns?: number; classify_ns?: number; eval_ns?: number; total_ns: number }
   /** `shadow` when the decision was only recorded, not enforced. */
   enforcement: 'enforced' | 'shadow'
   /** What the policy said (meaningful in shadow mode, where the call went through regardless). */
   wouldAllow?: boolean
   /** HTTP status the request was answered with. */
   httpStatus?: number
-  /** Why the request failed before or outside the policy (e.g. a verification error code). The message is redacted. */
-  error?: { code: string; message: string }
+  /**
+   * Why the request failed before or outside the policy (a verification error code, or the real
+   * cause of a `policy_error`). The message — and the `cause`, an `Error` or any value, appended to
+   * it — is redacted; neither is ever logged as `[object Object]`.
+   */
+  error?: { code: string; message: string; cause?: unknown }
   /** Transport the call came over (`http`, `stdio`). */
   transport?: string
+  /** For the list-filtering evaluation of a `tools/list`, `resources/list` or `prompts/list` result: what was listed, seen and hidden. */
+  list?: ListFiltering
+  /** The decision id of the call this record belongs to (the list call's, for its filtering record). */
+  relatedDecisionId?: string
 }
 
 /** The MCP summary of a record: what a person reads first. Fields are absent when unknown. */
@@ -73,6 +108,12 @@ export interface McpRecordFields {
   allow: boolean
   /** Reason codes, in the policy's order. */
   reasons: string[]
+  /** Where the reasons came from (`result.reasons[i].rule`), each once, in the reasons' order; absent when no reason named its rule. */
+  rules?: string[]
+  /** List filtering: `kind`, `total`, `visible`, and up to 20 `hidden` names / URIs (redacted). */
+  list?: { kind: string; total: number; visible: number; hidden: string[] }
+  /** Decision id of the related call (the list call, for a filtering record). */
+  related_decision_id?: string
   /** `enforced`, or `shadow` when the call went through whatever the policy said. */
   enforcement: 'enforced' | 'shadow'
   /** What the policy said, when the engine reported it (shadow mode). */
@@ -106,7 +147,7 @@ export interface DecisionRecord {
   /** The bundle that decided: `{ authz: { revision } }` (bundle name configurable). */
   bundles: Record<string, { revision?: string }>
   /** Timers in nanoseconds, OPA style. */
-  metrics: { timer_verify_ns?: number; timer_rego_query_eval_ns?: number; timer_server_handler_ns: number }
+  metrics: { timer_verify_ns?: number; timer_classify_ns?: number; timer_rego_query_eval_ns?: number; timer_server_handler_ns: number }
   /** Who logged it: `id` and `instance` (instance id), `service`, `version`, plus configured labels. */
   labels: Record<string, string>
   /** JSON pointers removed by masks or `stripKeys`. */
@@ -194,6 +235,54 @@ function nonNegative(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined
 }
 
+/** An error code as text: strings as they are, numbers written out, anything else `unknown`. */
+function codeText(code: unknown): string {
+  return typeof code === 'string' ? code : typeof code === 'number' ? String(code) : 'unknown'
+}
+
+/** What redacting an event's error gives: its text, and the redactor's counts. */
+interface RedactedError {
+  text: string
+  redacted: number
+  truncated: number
+  masked: readonly string[]
+}
+
+/**
+ * Redacts an event's error into text: the message, then `; cause: …` when a cause is attached.
+ * Strings are scanned; an `Error` becomes its text (`Name [code]: message; cause: …`); any other
+ * value is redacted structurally (secret-named keys hidden) and then written as JSON. Never
+ * `[object Object]`.
+ */
+function redactError(error: NonNullable<DecisionEvent['error']>, redact: Redactor): RedactedError {
+  const out: RedactedError = { text: '', redacted: 0, truncated: 0, masked: [] }
+  const part = (value: unknown): string => {
+    const r = redact(value, { pathPrefix: '/error/message' })
+    out.redacted += r.redacted + r.stripped
+    out.truncated += r.truncated
+    if (r.paths.masked.length > 0 && out.masked.length === 0) out.masked = r.paths.masked.slice(0, 1)
+    if (typeof r.value === 'string') return r.value
+    if (r.value === undefined) return ''
+    try {
+      return JSON.stringify(r.value) ?? String(r.value)
+    } catch {
+      return '[UNREADABLE]'
+    }
+  }
+  out.text = part(error.message)
+  if (error.cause !== undefined && error.cause !== null) out.text += `; cause: ${part(error.cause)}`
+  return out
+}
+
+/** The list-filtering facts, validated, with `hidden` cut to {@link MAX_HIDDEN_LOGGED} strings. */
+function listFiltering(list: DecisionEvent['list']): { kind: string; total: number; visible: number; hidden: string[] } | undefined {
+  if (typeof list !== 'object' || list === null) return undefined
+  const kind = str(list.kind)
+  if (kind === undefined) return undefined
+  const hidden = Array.isArray(list.hidden) ? list.hidden.slice(0, MAX_HIDDEN_LOGGED).map((h) => (typeof h === 'string' ? h : String(h))) : []
+  return { kind, total: nonNegative(list.total) ?? 0, visible: nonNegative(list.visible) ?? 0, hidden }
+}
+
 /**
  * Creates a record builder with options resolved (labels, masks, redactor) once; use it on the hot
  * path. {@link buildDecisionRecord} is the one-shot form.
@@ -239,12 +328,14 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   const masked = masks.length > 0 ? applyMasks(masks, event.input, event.result) : undefined
   const inputResult = redact(masked ? masked.input : event.input, { pathPrefix: '/input' })
   const resultResult = redact(masked ? masked.result : event.result, { pathPrefix: '/result' })
-  const errorResult = event.error !== undefined ? redact(event.error.message, { pathPrefix: '/error/message' }) : undefined
+  const errorResult = event.error !== undefined ? redactError(event.error, redact) : undefined
+  const list = listFiltering(event.list)
+  const hiddenResult = list !== undefined ? redact(list.hidden, { pathPrefix: '/mcp/list/hidden' }) : undefined
 
   const erased = [...(masked?.erased ?? []), ...inputResult.paths.erased, ...resultResult.paths.erased]
-  const maskedPaths = [...(masked?.masked ?? []), ...inputResult.paths.masked, ...resultResult.paths.masked, ...(errorResult?.paths.masked ?? [])]
-  const redactions = inputResult.redacted + inputResult.stripped + resultResult.redacted + resultResult.stripped + (errorResult?.redacted ?? 0)
-  const truncated = inputResult.truncated + resultResult.truncated + (errorResult?.truncated ?? 0)
+  const maskedPaths = [...(masked?.masked ?? []), ...inputResult.paths.masked, ...resultResult.paths.masked, ...(errorResult?.masked ?? []), ...(hiddenResult?.paths.masked ?? [])]
+  const redactions = inputResult.redacted + inputResult.stripped + resultResult.redacted + resultResult.stripped + (errorResult?.redacted ?? 0) + (hiddenResult?.redacted ?? 0)
+  const truncated = inputResult.truncated + resultResult.truncated + (errorResult?.truncated ?? 0) + (hiddenResult?.truncated ?? 0)
 
   let timestamp: string
   try {
@@ -256,6 +347,8 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   const metrics = {} as DecisionRecord['metrics']
   const verifyNs = nonNegative(event.metrics?.verify_ns)
   if (verifyNs !== undefined) metrics.timer_verify_ns = verifyNs
+  const classifyNs = nonNegative(event.metrics?.classify_ns)
+  if (classifyNs !== undefined) metrics.timer_classify_ns = classifyNs
   const evalNs = nonNegative(event.metrics?.eval_ns)
   if (evalNs !== undefined) metrics.timer_rego_query_eval_ns = evalNs
   metrics.timer_server_handler_ns = totalNs
@@ -265,7 +358,9 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   const principal = obj(input?.principal)
   const context = obj(input?.context)
   const result = obj(resultResult.value)
-  const reasons = Array.isArray(result?.reasons) ? result.reasons.map((r) => str(obj(r)?.code)).filter((c): c is string => c !== undefined) : []
+  const reasonList: unknown[] = Array.isArray(result?.reasons) ? result.reasons : []
+  const reasons = reasonList.map((r) => str(obj(r)?.code)).filter((c): c is string => c !== undefined)
+  const rules = [...new Set(reasonList.map((r) => str(obj(r)?.rule)).filter((c): c is string => c !== undefined && c.length > 0))]
 
   // Assigned field by field so that the JSON reads in this order and absent facts are absent keys.
   const mcp = {} as McpRecordFields
@@ -280,6 +375,9 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   }
   const uri = str(action?.uri)
   if (uri !== undefined) mcp.resource_uri = uri
+  if (list !== undefined) mcp.list = { ...list, hidden: hiddenResult?.value as string[] }
+  const related = str(event.relatedDecisionId)
+  if (related !== undefined && related.length > 0) mcp.related_decision_id = related
   const id = action?.id
   if (typeof id === 'string' || typeof id === 'number') mcp.jsonrpc_id = id
   const requestId = str(context?.request_id)
@@ -298,10 +396,12 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   if (tokenId !== undefined) mcp.token_id = tokenId
   mcp.allow = event.result?.allow === true
   mcp.reasons = reasons
+  if (rules.length > 0) mcp.rules = rules
   mcp.enforcement = event.enforcement === 'shadow' ? 'shadow' : 'enforced'
   if (typeof event.wouldAllow === 'boolean') mcp.would_allow = event.wouldAllow
   if (typeof event.httpStatus === 'number') mcp.http_status = event.httpStatus
-  if (event.error !== undefined) mcp.error_code = String(event.error.code)
+  const errorCode = event.error !== undefined ? codeText(event.error.code) : undefined
+  if (errorCode !== undefined) mcp.error_code = errorCode
   const transport = str(event.transport) ?? str(context?.transport)
   if (transport !== undefined) mcp.transport = transport
   mcp.latency_ms = Math.round(totalNs / 1e3) / 1e3
@@ -320,7 +420,7 @@ function build(event: DecisionEvent, labels: Record<string, string>, bundleName:
   record.labels = labels
   if (erased.length > 0) record.erased = erased
   if (maskedPaths.length > 0) record.masked = maskedPaths
-  if (event.error !== undefined) record.error = { code: String(event.error.code), message: String(errorResult?.value ?? '') }
+  if (errorCode !== undefined) record.error = { code: errorCode, message: errorResult?.text ?? '' }
   record.mcp = mcp
   return record
 }

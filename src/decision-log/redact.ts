@@ -4,8 +4,15 @@
  * - Keys that carry transport credentials (`headers`, `authorization`, `cookie`, …) are removed.
  * - Every string value and every key is scanned for secrets ({@link SECRET_PATTERNS}); a match is
  *   replaced by `[REDACTED:<kind>]`.
- * - Values under secret key names (`password`, `client_secret`, …) are replaced whole; long
- *   random-looking values under keys that might hold secrets (`token`, `key`, …) too.
+ * - Values under secret key names (`password`, `client_secret`, `Private-Key`, …) are replaced
+ *   whole, whatever their type: strings, numbers, objects, arrays, binaries (only `null`, booleans
+ *   and empty strings, which hold nothing, are kept). Long random-looking values under keys that
+ *   might hold secrets (`token`, `key`, …) are replaced too.
+ * - A private JWK (an object with `kty` and a private member `d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`,
+ *   `k` or `priv`) is replaced whole wherever it sits, whatever its key; in JSON text that mentions
+ *   `"kty"`, the values of those members are replaced.
+ * - `Error` objects are logged as their text (`name: message`, then up to three causes), redacted
+ *   like any string, never as `{}`.
  * - Depth, node count and string sizes are bounded: what is beyond is replaced by `[TRUNCATED]`.
  *   Cycles become `[CIRCULAR]`. It never throws and never recurses deeper than `maxDepth`.
  * - Copy-on-write: the input is never modified, and a value with nothing to redact is returned as
@@ -35,6 +42,63 @@ export const CIRCULAR = '[CIRCULAR]'
 /** Replaces a value that could not be read (a throwing getter or proxy). */
 export const UNREADABLE = '[UNREADABLE]'
 
+/** Members that make a JWK private (RFC 7517/7518: RSA `d p q dp dq qi oth`, EC/OKP `d`, `oct` `k`; AKP `priv`). */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const
+/** The same members' values in JSON text (only looked for in strings that mention `"kty"`). */
+const PRIVATE_JWK_TEXT = /("(?:d|p|q|dp|dq|qi|oth|k|priv)"\s*:\s*)("(?:[^"\\]|\\.)*"|\[[^\]]*\])/g
+
+/**
+ * Whether a value is a private JWK: an object with a string `kty` and a private member.
+ *
+ * @example
+ * ```ts
+ * isPrivateJwk({ kty: 'EC', crv: 'P-256', x: '…', y: '…', d: '…' }) // true
+ * isPrivateJwk({ kty: 'EC', crv: 'P-256', x: '…', y: '…' }) // false (public)
+ * ```
+ */
+export function isPrivateJwk(value: object): boolean {
+  if (!Object.hasOwn(value, 'kty') || typeof (value as { kty?: unknown }).kty !== 'string') return false
+  return PRIVATE_JWK_MEMBERS.some((m) => Object.hasOwn(value, m))
+}
+
+const MAX_CAUSES = 3
+
+/**
+ * The text an `Error` is logged as: `name: message`, its `code` when it has one, and up to three
+ * causes. Never throws (what cannot be read is `[UNREADABLE]`).
+ *
+ * @example
+ * ```ts
+ * errorText(new Error('evaluation failed', { cause: new RangeError('out of memory') }))
+ * // 'Error: evaluation failed; cause: RangeError: out of memory'
+ * ```
+ */
+export function errorText(error: Error): string {
+  const one = (e: unknown): string => {
+    if (e instanceof Error) {
+      const code = (e as { code?: unknown }).code
+      return `${String(e.name)}${typeof code === 'string' || typeof code === 'number' ? ` [${code}]` : ''}: ${String(e.message)}`
+    }
+    if (typeof e === 'string') return e
+    try {
+      return JSON.stringify(e) ?? String(e)
+    } catch {
+      return UNREADABLE
+    }
+  }
+  try {
+    let text = one(error)
+    let cause: unknown = error.cause
+    for (let n = 0; n < MAX_CAUSES && cause !== undefined && cause !== null; n++) {
+      text += `; cause: ${one(cause)}`
+      cause = cause instanceof Error ? cause.cause : undefined
+    }
+    return text
+  } catch {
+    return UNREADABLE
+  }
+}
+
 /** Options of {@link createRedactor}. JSON-serialisable. */
 export interface RedactionOptions {
   /** Built-in patterns to apply: `true` for all, `false` for none, or a list of names. Default `true`. */
@@ -53,7 +117,7 @@ export interface RedactionOptions {
   maxDepth?: number
   /** Values (nodes) visited per call; the rest becomes `[TRUNCATED]`. Default `10000`. */
   maxNodes?: number
-  /** Longest string kept, in UTF-16 code units; longer ones are cut and end in `…[TRUNCATED]`. Default `8192`. */
+  /** Longest string kept, in UTF-16 code units; longer ones are cut and end in `…[TRUNCATED]`. Default `8192`, at most `1048576`. */
   maxStringLength?: number
   /** Total length of string values kept per call; past it strings become `[TRUNCATED]`. Default `262144`. */
   maxTotalStringLength?: number
@@ -86,6 +150,8 @@ export interface RedactCallOptions {
 /** Redacts one value. Never throws. */
 export type Redactor = (value: unknown, options?: RedactCallOptions) => RedactionResult
 
+/** Largest accepted `maxStringLength`. */
+const MAX_STRING_LENGTH = 1_048_576
 const DEFAULT_STRIP = ['headers', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie']
 const EMPTY: readonly string[] = Object.freeze([])
 
@@ -118,7 +184,9 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
   if (typeof options !== 'object' || options === null) throw new TypeError(`${optionName} must be an object`)
   const maxDepth = positiveInt(options.maxDepth, `${optionName}.maxDepth`, 32, 1000)
   const maxNodes = positiveInt(options.maxNodes, `${optionName}.maxNodes`, 10_000)
-  const maxStringLength = positiveInt(options.maxStringLength, `${optionName}.maxStringLength`, 8192)
+  // Above about a million characters, V8's regular-expression engine can run out of stack on some
+  // near-miss texts; the bound keeps every scan below that.
+  const maxStringLength = positiveInt(options.maxStringLength, `${optionName}.maxStringLength`, 8192, MAX_STRING_LENGTH)
   const maxTotal = positiveInt(options.maxTotalStringLength, `${optionName}.maxTotalStringLength`, 262_144)
   const maxPaths = options.maxPaths === undefined ? 64 : positiveInt(options.maxPaths, `${optionName}.maxPaths`, 64, 100_000)
 
@@ -198,6 +266,12 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
     s.masked ??= []
     if (s.masked.length < maxPaths) s.masked.push(pointer(s))
   }
+  /** A value under a secret key name, replaced whole. */
+  function secretField(s: State): string {
+    s.redacted++
+    noteMasked(s)
+    return placeholder('secret_field')
+  }
 
   /** Cuts a string to the length and total budgets; `undefined` when nothing of it fits. */
   function bound(s: State, text: string): { text: string; cut: boolean } | undefined {
@@ -232,6 +306,19 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
         changed = true
       }
     }
+    if (out.includes('"kty"')) {
+      let jwkMembers = 0
+      const replaced = out.replace(PRIVATE_JWK_TEXT, (_m, name: string) => {
+        jwkMembers++
+        return `${name}"${placeholder('private_jwk')}"`
+      })
+      if (jwkMembers > 0) {
+        if (!changed) noteMasked(s)
+        s.redacted += jwkMembers
+        out = replaced
+        changed = true
+      }
+    }
     if (!changed && key.cls === 'maybe' && entropy !== undefined && !out.startsWith('[REDACTED:') && looksLikeSecretValue(out, entropy.minLength, entropy.threshold)) {
       s.redacted++
       noteMasked(s)
@@ -259,12 +346,7 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       case 'string':
         return scanString(s, value, key)
       case 'number':
-        if (key.cls === 'secret' && Number.isFinite(value)) {
-          s.redacted++
-          noteMasked(s)
-          return placeholder('secret_field')
-        }
-        return value
+        return key.cls === 'secret' ? secretField(s) : value
       case 'bigint':
         return scanString(s, value.toString(), key)
       case 'object':
@@ -273,6 +355,7 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
         return value
     }
     if (value === null) return null
+    if (key.cls === 'secret') return secretField(s)
     if (depth >= maxDepth) {
       s.truncated++
       return TRUNCATED
@@ -282,6 +365,12 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       return CIRCULAR
     }
     if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[BINARY ${value.byteLength} bytes]`
+    if (value instanceof Error) return scanString(s, errorText(value), key)
+    if (isPrivateJwk(value)) {
+      s.redacted++
+      noteMasked(s)
+      return placeholder('private_jwk')
+    }
     if (!Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
       // Dates, URLs and the like: log what JSON.stringify would.
       let json: unknown
@@ -331,12 +420,10 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       const label = typeof obj.name === 'string' ? obj.name : typeof obj.key === 'string' ? obj.key : undefined
       if (label !== undefined && label.length <= 256) pairInfo = keyInfo(label)
     }
+    // The copy starts at the first key that changes (or is stripped): every key before it is kept as is.
     const copyUpTo = (i: number): Record<string, unknown> => {
       const copy: Record<string, unknown> = {}
-      for (let j = 0; j < i; j++) {
-        const k = keys[j] as string
-        if (!isStripped(k)) setOwn(copy, k, obj[k])
-      }
+      for (let j = 0; j < i; j++) setOwn(copy, keys[j] as string, obj[keys[j] as string])
       return copy
     }
     for (let i = 0; i < keys.length; i++) {

@@ -25,6 +25,20 @@ export interface Outcome {
 /** Reasons meaning "this token is not for this server": answered like an invalid token. */
 const TOKEN_REASONS = new Set(['issuer_not_trusted', 'audience_mismatch'])
 
+/**
+ * Which scopes a `403 insufficient_scope` challenge names (MCP authorization 2025-11-25,
+ * "Server Scope Management"):
+ *
+ * - `'required'` — exactly the scopes this call needs (RFC 6750 § 3.1; the MCP "minimum approach").
+ *   A client that re-authorizes with only these (the SDK 1.32 client does) gets a token that has
+ *   lost its earlier scopes: write-then-read costs three authorizations.
+ * - `'granted-and-required'` — the scopes the token already carries that this server knows
+ *   (`knownScopes`), plus the missing ones (the MCP "recommended approach"): re-authorizing with
+ *   exactly the challenge keeps the earlier permissions. Scopes of other servers or of OpenID
+ *   Connect (`openid`, `profile`, `offline_access`…) are never echoed.
+ */
+export type StepUpScopes = 'required' | 'granted-and-required'
+
 /** Context the challenge needs. */
 export interface OutcomeContext {
   decisionId: string
@@ -34,6 +48,32 @@ export interface OutcomeContext {
   defaultScopes?: readonly string[]
   /** Whether the action is a request (has an id) rather than a notification or response. */
   isRequest: boolean
+  /** Which scopes a 403 step-up challenge names (see {@link StepUpScopes}). Default: `'required'`. */
+  stepUpScopes?: StepUpScopes
+  /** The scopes the token carries (`principal.scopes`); read with `'granted-and-required'`. Default: none. */
+  grantedScopes?: readonly string[]
+  /**
+   * The scopes this server knows (e.g. `scopesNamed(bundle.config)`): only these granted scopes are
+   * echoed with `'granted-and-required'`. Default: none known, so nothing granted is echoed.
+   */
+  knownScopes?: readonly string[]
+}
+
+/**
+ * The `scope` of a 403 challenge: the required scopes, preceded — with `'granted-and-required'` —
+ * by the granted scopes this server knows. Unique, order kept (granted first, then required).
+ *
+ * @example
+ * ```ts
+ * stepUpScope(['notes:write'], { stepUpScopes: 'granted-and-required', grantedScopes: ['notes:read', 'openid'], knownScopes: ['notes:read', 'notes:write'] })
+ * // ['notes:read', 'notes:write']
+ * ```
+ */
+export function stepUpScope(required: readonly string[], ctx: Pick<OutcomeContext, 'stepUpScopes' | 'grantedScopes' | 'knownScopes'>): string[] {
+  if (ctx.stepUpScopes !== 'granted-and-required') return [...new Set(required)]
+  const known = new Set(ctx.knownScopes ?? [])
+  const granted = (ctx.grantedScopes ?? []).filter((s) => known.has(s))
+  return [...new Set([...granted, ...required])]
 }
 
 /** 401 for a missing or invalid credential. `error` is omitted when no credential was sent (RFC 6750 § 3.1). */
@@ -66,7 +106,7 @@ export function decisionOutcome(decision: Decision, ctx: OutcomeContext): Outcom
       status: 403,
       wwwAuthenticate: bearerChallenge({
         error: 'insufficient_scope',
-        scope: decision.required_scopes,
+        scope: stepUpScope(decision.required_scopes, ctx),
         errorDescription: 'Additional scope is required for this request',
         ...(ctx.resourceMetadataUrl ? { resourceMetadata: ctx.resourceMetadataUrl } : {}),
       }),

@@ -9,6 +9,9 @@
  * etc. lazily), and the `fallbackRequestHandler`, are all guarded; `setRequestHandler` stays the
  * SDK's own.
  *
+ * Handlers receive the request as it was decided: a resource URI sent in another spelling reaches
+ * them in the canonical form the policy decided on (`new URL(uri).href`, see `action/resource-uri.ts`).
+ *
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
@@ -17,6 +20,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { Authz, ListItem } from '../authz.ts'
+import { classifyMessage } from '../action/classify.ts'
 import { JsonRpcErrorCode } from '../action/errors.ts'
 import type { Principal } from '../contracts/principal.ts'
 
@@ -105,6 +109,9 @@ export function protect<S extends McpServer | Server>(server: S, authz: Authz, o
       if (principal === undefined) throw new McpError(JsonRpcErrorCode.Forbidden, 'Forbidden', { reason: 'no principal' })
       // The HTTP layer already decided this very message (same request id); do not decide twice.
       const decidedOverHttp = fromHttp !== undefined && extra.authInfo?.extra?.decisionId !== undefined && extra.authInfo.extra.requestId === request.id
+      // The handler gets the request as decided: resource identifiers in their canonical form.
+      let decided = request
+      let decisionId = decidedOverHttp ? String(extra.authInfo?.extra?.decisionId) : undefined
       if (!decidedOverHttp) {
         const name = method === 'tools/call' && typeof request.params?.name === 'string' ? request.params.name : undefined
         const annotations = name === undefined ? undefined : annotationsOf(name)
@@ -116,14 +123,22 @@ export function protect<S extends McpServer | Server>(server: S, authz: Authz, o
           if (result.status === 403 && result.requiredScopes.length > 0) Object.assign(data, { error: 'insufficient_scope', scope: result.requiredScopes.join(' ') })
           throw new McpError(JsonRpcErrorCode.Forbidden, 'Forbidden', data)
         }
+        decided = withParamsOf(request, result.message)
+        decisionId = result.decisionId
+      } else if (NAMES_RESOURCES.has(method)) {
+        // The HTTP guard handed the transport its canonical message; make sure of it all the same.
+        const classified = classifyMessage({ jsonrpc: '2.0', ...request })
+        if (!classified.ok) throw new McpError(classified.error.code, classified.error.message)
+        decided = withParamsOf(request, classified.message)
       }
-      const output = await principalStore.run(principal, () => handler(request, extra))
+      const output = await principalStore.run(principal, () => handler(decided, extra))
       const list = LISTS[method]
       if (list === undefined || output === null || typeof output !== 'object') return output
       const items = (output as Record<string, unknown>)[list.field]
       if (!Array.isArray(items)) return output
       if (list.kind === 'tool') for (const t of items as Array<{ name?: unknown; annotations?: Record<string, unknown> }>) if (typeof t.name === 'string' && t.annotations) seen.set(t.name, t.annotations)
-      return { ...output, [list.field]: authz.visible(principal, list.kind, items as ListItem[]) }
+      const transport = fromHttp ? 'http' : (options.transport ?? 'stdio')
+      return { ...output, [list.field]: authz.visible(principal, list.kind, items as ListItem[], { transport, ...(decisionId !== undefined ? { decisionId } : {}) }) }
     }
 
   const wrapped = new WeakMap<Handler, Handler>()
@@ -134,6 +149,15 @@ export function protect<S extends McpServer | Server>(server: S, authz: Authz, o
   }
   low._requestHandlers = new GuardedHandlers(low._requestHandlers, wrap, () => low.fallbackRequestHandler)
   return server
+}
+
+/** Methods whose params carry a resource identifier that classification may canonicalise. */
+const NAMES_RESOURCES = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete'])
+
+/** `request` with the params of the classified message when classification rewrote them. */
+function withParamsOf<R extends { params?: Record<string, unknown> }>(request: R, message: Record<string, unknown> | undefined): R {
+  const params = message?.params as Record<string, unknown> | undefined
+  return params === undefined || params === request.params ? request : { ...request, params }
 }
 
 /** The handler table: a plain Map for the SDK, except that `get` answers with guarded handlers. */

@@ -1,25 +1,28 @@
 /**
- * The policy engine: Rego compiled to WASM, evaluated with `@open-policy-agent/opa-wasm` on its
- * ABI 1.2 fast path (`opa_eval`). Holds one loaded bundle at a time and swaps bundles atomically:
+ * The policy engine: Rego compiled to WASM, evaluated on OPA's ABI 1.2 fast path (`opa_eval`) with
+ * the runtime's own builtins (src/policy/builtins/): a bundle needing a builtin the runtime cannot
+ * execute is refused at load, naming the builtin and where the bundle's Rego calls it. Holds one loaded bundle at a time and swaps bundles atomically:
  * evaluation is synchronous, so a decision in flight always sees one whole bundle, and a bundle
  * that fails to load or validate never replaces the one serving.
  *
  * @module
  */
 import { createHash } from 'node:crypto'
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm'
 import { schemaProblems } from '../schemas.ts'
+import { readAnalysis, type BundleAnalysis } from './analysis.ts'
+import { RUNTIME_BUILTINS, unsupportedReason } from './builtins/index.ts'
 import type { Decision, PolicyInput, Reason } from './decision.ts'
 import { readBundle, type Bundle, type BundleLimits } from './bundle.ts'
 import { PolicyError } from './errors.ts'
+import { loadWasmPolicy, MissingBuiltinsError, type WasmPolicy } from './wasm.ts'
 
 const encoder = new TextEncoder()
 
 /**
- * Serialises inputs for opa-wasm's pre-serialised input path (an ArrayBuffer of the exact length):
+ * Serialises inputs for the loader's pre-serialised input path (an ArrayBuffer of the exact length):
  * the text is encoded into one reusable scratch buffer and copied out once, so there is no
  * `TextEncoder.encode` allocation per decision. (A resizable ArrayBuffer reused in place measured
- * faster alone but slowed opa-wasm's copy into WASM memory under load.)
+ * faster alone but slowed the copy into WASM memory under load.)
  */
 class InputBuffer {
   readonly #scratch = new Uint8Array(64 * 1024)
@@ -42,6 +45,12 @@ export interface EngineOptions {
   maximumMemoryPages?: number
   /** Limits on bundle size. */
   bundleLimits?: BundleLimits
+  /**
+   * Called with every evaluation failure (the real message, e.g. a conflict at `custom/x.rego:12:3`),
+   * for the server log; the decision itself denies with `policy_error` carrying the same message.
+   * Exceptions are swallowed. Default: none.
+   */
+  onError?: (error: PolicyError, context: { entrypoint: 'decision' | 'visible'; revision: string }) => void
 }
 
 /** A bundle that passed every check and is ready to evaluate. */
@@ -52,10 +61,16 @@ export interface ActiveBundle {
   config: PolicyConfig
   /** Tools and prompts that have argument conditions (only their arguments reach the policy). */
   argumentRules: { tools: ReadonlySet<string>; prompts: ReadonlySet<string> }
+  /**
+   * What `mcp-authz build` proved about the bundle's Rego (`.manifest` `metadata.mcp_authz`): the
+   * input paths custom modules read, the reason rules, the imported builtins. Undefined for a bundle
+   * built without it (plain `opa build`): assume nothing then.
+   */
+  analysis: BundleAnalysis | undefined
   /** When the bundle was activated. */
   loadedAt: Date
   /** @internal */
-  policy: LoadedPolicy
+  policy: WasmPolicy
   /** @internal */
   entrypoints: { decision: number; visible: number }
 }
@@ -84,20 +99,31 @@ function isReason(r: unknown): r is Reason {
   return typeof r === 'object' && r !== null && typeof (r as Reason).code === 'string' && typeof (r as Reason).message === 'string'
 }
 
+/** A value shown in an error message, bounded. */
+function excerpt(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v)
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text
+}
+
 function toDecision(resultSet: unknown): Decision {
   const result = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown }).result : undefined
   const d = result as Partial<Decision> | undefined
+  if (d !== undefined && d !== null && typeof d === 'object' && Array.isArray(d.reasons)) {
+    const bad = d.reasons.find((r) => !isReason(r))
+    if (bad !== undefined) {
+      return policyErrorDecision(`a deny rule produced ${excerpt(bad)}, which is not a reason: deny elements must be {"code": string, "message": string} (mcp.authz.custom: deny contains {"code": "…", "message": "…"} if { … })`)
+    }
+  }
   if (
     d === undefined ||
     typeof d !== 'object' ||
     d === null ||
     typeof d.allow !== 'boolean' ||
     !Array.isArray(d.reasons) ||
-    !d.reasons.every(isReason) ||
     !Array.isArray(d.required_scopes) ||
     !d.required_scopes.every((s) => typeof s === 'string')
   ) {
-    return policyErrorDecision('the decision entrypoint returned no well-formed decision')
+    return policyErrorDecision(`the decision entrypoint returned no well-formed decision: ${excerpt(result)}`)
   }
   // A policy may not allow and give reasons at once: a contradiction denies.
   if (d.allow && d.reasons.length > 0) return { allow: false, reasons: d.reasons, required_scopes: d.required_scopes }
@@ -117,14 +143,15 @@ function toDecision(resultSet: unknown): Decision {
 export class PolicyEngine {
   #active: ActiveBundle | undefined
   readonly #input = new InputBuffer()
-  readonly #options: Required<Omit<EngineOptions, 'bundleLimits'>> & { bundleLimits: BundleLimits }
+  readonly #options: Required<Omit<EngineOptions, 'bundleLimits' | 'onError'>> & { bundleLimits: BundleLimits; onError?: EngineOptions['onError'] }
 
   constructor(options: EngineOptions = {}) {
     const initial = options.initialMemoryPages ?? 16
     const maximum = options.maximumMemoryPages ?? 1024
     if (!Number.isInteger(initial) || initial < 2) throw new TypeError('initialMemoryPages must be an integer ≥ 2')
     if (!Number.isInteger(maximum) || maximum < initial || maximum > 65536) throw new TypeError('maximumMemoryPages must be an integer between initialMemoryPages and 65536')
-    this.#options = { initialMemoryPages: initial, maximumMemoryPages: maximum, bundleLimits: options.bundleLimits ?? {} }
+    if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('onError must be a function')
+    this.#options = { initialMemoryPages: initial, maximumMemoryPages: maximum, bundleLimits: options.bundleLimits ?? {}, ...(options.onError ? { onError: options.onError } : {}) }
   }
 
   /** The bundle serving now, if any. */
@@ -145,6 +172,14 @@ export class PolicyEngine {
     return active
   }
 
+  /**
+   * Makes a bundle returned by {@link prepare} the active one (for callers that check more than the
+   * engine does before switching).
+   */
+  activate(active: ActiveBundle): void {
+    this.#active = active
+  }
+
   /** Everything {@link load} does except activating: for `check` and for staged rollouts. */
   async prepare(bundle: Bundle): Promise<ActiveBundle> {
     const problems = schemaProblems('data', bundle.data)
@@ -152,12 +187,13 @@ export class PolicyEngine {
       const list = problems.map((p) => `${p.path}: ${p.message}`).join('; ')
       throw new PolicyError('ERR_DATA_INVALID', `policy data is invalid: ${list}`, { problems })
     }
-    let policy: LoadedPolicy
+    let policy: WasmPolicy
     try {
-      policy = await loadPolicy(bundle.wasm, { initial: this.#options.initialMemoryPages, maximum: this.#options.maximumMemoryPages })
+      policy = await loadWasmPolicy(bundle.wasm, { initialPages: this.#options.initialMemoryPages, maximumPages: this.#options.maximumMemoryPages, builtins: RUNTIME_BUILTINS })
       policy.setData(bundle.data)
     } catch (cause) {
-      throw new PolicyError('ERR_POLICY_LOAD', 'policy.wasm could not be instantiated', { cause })
+      if (cause instanceof MissingBuiltinsError) throw unsupportedBuiltinsError(cause.builtins, bundle)
+      throw new PolicyError('ERR_POLICY_LOAD', `policy.wasm could not be instantiated: ${errorMessage(cause)}`, { cause })
     }
     const ids = policy.entrypoints as Record<string, number>
     const decision = ids[ENTRYPOINTS.decision]
@@ -176,6 +212,7 @@ export class PolicyEngine {
       revision,
       config,
       argumentRules: { tools: withArgs(config.tools), prompts: withArgs(config.prompts) },
+      analysis: readAnalysis(bundle.manifest),
       loadedAt: new Date(),
       policy,
       entrypoints: { decision, visible },
@@ -199,10 +236,22 @@ export class PolicyEngine {
   }
 
   #evaluateOn(active: ActiveBundle, input: PolicyInput | string): Decision {
+    let decision: Decision
     try {
-      return toDecision(active.policy.evaluate(this.#input.encode(typeof input === 'string' ? input : JSON.stringify(input)), active.entrypoints.decision))
+      decision = toDecision(active.policy.evaluate(this.#input.encode(typeof input === 'string' ? input : JSON.stringify(input)), active.entrypoints.decision, nowOf(input)))
     } catch (err) {
-      return policyErrorDecision(`evaluation failed: ${err instanceof Error ? err.message : String(err)}`)
+      decision = policyErrorDecision(`evaluation failed: ${errorMessage(err)}`)
+    }
+    if (decision.reasons[0]?.code === 'policy_error' && decision.reasons.length === 1) this.#report(active, 'decision', decision.reasons[0].message)
+    return decision
+  }
+
+  #report(active: ActiveBundle, entrypoint: 'decision' | 'visible', message: string, cause?: unknown): void {
+    if (this.#options.onError === undefined) return
+    try {
+      this.#options.onError(new PolicyError('ERR_POLICY_EVAL', message, cause === undefined ? undefined : { cause }), { entrypoint, revision: active.revision })
+    } catch {
+      // A logging hook must never break a decision.
     }
   }
 
@@ -216,12 +265,76 @@ export class PolicyEngine {
     if (active === undefined) throw new PolicyError('ERR_NO_BUNDLE', 'no policy bundle is loaded')
     let rs: unknown
     try {
-      rs = active.policy.evaluate(this.#input.encode(JSON.stringify(input)), active.entrypoints.visible)
+      rs = active.policy.evaluate(this.#input.encode(JSON.stringify(input)), active.entrypoints.visible, nowOf(input))
     } catch (cause) {
-      throw new PolicyError('ERR_POLICY_EVAL', 'visible evaluation failed', { cause })
+      const message = `visible evaluation failed: ${errorMessage(cause)}`
+      this.#report(active, 'visible', message, cause)
+      throw new PolicyError('ERR_POLICY_EVAL', message, { cause })
     }
     const result = Array.isArray(rs) && rs.length === 1 ? (rs[0] as { result?: unknown }).result : undefined
-    if (!Array.isArray(result) || !result.every((k) => typeof k === 'string')) throw new PolicyError('ERR_POLICY_EVAL', 'the visible entrypoint returned no list of keys')
+    if (!Array.isArray(result) || !result.every((k) => typeof k === 'string')) {
+      const message = `the visible entrypoint returned no list of keys: ${excerpt(result)}`
+      this.#report(active, 'visible', message)
+      throw new PolicyError('ERR_POLICY_EVAL', message)
+    }
     return result
   }
+}
+
+/** The message of anything thrown (WASM traps, and callers' own errors, are not always Errors). */
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message
+  if (typeof err === 'string') return err
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message
+  return excerpt(err)
+}
+
+/** `time.now_ns()` of an evaluation: the input's `context.time_ns`, so a decision can be replayed from its record. */
+function nowOf(input: unknown): bigint | undefined {
+  if (typeof input !== 'object' || input === null) return undefined
+  const t = (input as { context?: { time_ns?: unknown } }).context?.time_ns
+  return typeof t === 'number' && Number.isFinite(t) && t > 0 ? BigInt(Math.round(t)) : undefined
+}
+
+/** Where a bundle's own Rego calls a builtin (file:line), from the sources in the tarball. */
+export function builtinCallSites(bundle: Pick<Bundle, 'files'>, name: string, max = 5): string[] {
+  const sites: string[] = []
+  const call = new RegExp(`(^|[^\\w.])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\(`)
+  for (const [path, bytes] of bundle.files) {
+    if (!path.endsWith('.rego')) continue
+    const lines = Buffer.from(bytes).toString('utf8').split('\n')
+    for (const [i, line] of lines.entries()) {
+      if (call.test(stripComment(line))) sites.push(`${path.replace(/^\//, '')}:${i + 1}`)
+      if (sites.length >= max) return sites
+    }
+  }
+  return sites
+}
+
+function stripComment(line: string): string {
+  let inString = false
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]
+    if (c === '\\' && inString) i++
+    else if (c === '"') inString = !inString
+    else if (c === '`') {
+      const end = line.indexOf('`', i + 1)
+      if (end < 0) return line
+      i = end
+    } else if (c === '#' && !inString) return line.slice(0, i)
+  }
+  return line
+}
+
+/** The refusal of a bundle whose module imports builtins the runtime does not provide. */
+export function unsupportedBuiltinsError(names: readonly string[], bundle: Pick<Bundle, 'files'>): PolicyError {
+  const lines = names.map((name) => {
+    const sites = builtinCallSites(bundle, name)
+    return `  ${name}${sites.length > 0 ? ` (called at ${sites.join(', ')})` : ''}: ${unsupportedReason(name)}`
+  })
+  return new PolicyError(
+    'ERR_BUILTIN_UNSUPPORTED',
+    `the bundle needs ${names.length === 1 ? 'a builtin' : 'builtins'} the mcp-authz runtime cannot execute, so every decision would fail:\n${lines.join('\n')}`,
+    { problems: names.map((name) => ({ path: builtinCallSites(bundle, name, 1)[0] ?? name, message: `builtin ${name} is not available: ${unsupportedReason(name)}` })) },
+  )
 }

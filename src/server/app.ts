@@ -13,7 +13,7 @@ import type { PolicyInput } from '../policy/decision.ts'
 import { schemaProblems } from '../schemas.ts'
 import { isLoopbackHost } from '../net/loopback.ts'
 import { apiKeyHook } from './auth.ts'
-import { createServerMetrics, type ServerMetrics } from './metrics.ts'
+import { createServerMetrics, type ServerMetrics } from '../observability/prometheus.ts'
 import { dataApiSchema, decideSchema, healthSchema, readySchema, visibleSchema } from './schemas.ts'
 
 /** Options of {@link buildServer}. */
@@ -114,7 +114,7 @@ const decisionRoutes =
           return { decision_id: r.decisionId, status: r.status, items: [], ...(r.wwwAuthenticate !== undefined ? { www_authenticate: r.wwwAuthenticate } : {}) }
         }
         const decisionId = r.decisionId
-        const visible = shared.authz.visible(r.principal, kind, items)
+        const visible = shared.authz.visible(r.principal, kind, items, { decisionId })
         return { decision_id: decisionId, status: 200, items: visible.map((i) => (kind === 'resource' ? (i.uri ?? i.uriTemplate) : i.name) as string) }
       },
     )

@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import type { Command } from 'commander'
-import { createAuthz } from '../authz.ts'
+import { createAuthz, TrustError } from '../authz.ts'
 import { ConfigError } from '../config/errors.ts'
 import { loadConfig, ENV_OVERRIDES, envName } from '../config/load.ts'
 import { configJsonSchema } from '../config/schema.ts'
 import { fetchBundle } from '../policy/loader.ts'
 import { createSignatureVerifier } from '../policy/signature.ts'
 import { LIBRARY_DIR } from '../policy/build.ts'
+import { DEV_ISSUER, DEV_ISSUER_DIR, ensureDevIssuer, mintDevToken } from '../runtime/dev-issuer.ts'
 import { createTokenVerifier } from '../verify/index.ts'
-import { DEV_ISSUER, DEV_ISSUER_DIR, ensureDevIssuer, mintDevToken } from './dev-issuer.ts'
 import { startServer, verifierConfigFor } from './start.ts'
 
 /** Where a reason code comes from in the Rego library (its `# METADATA` title). */
@@ -68,7 +68,14 @@ export function registerServerCommands(program: Command): void {
     .addHelpText('after', `\nEnvironment overrides: ${ENV_OVERRIDES.map(envName).join(', ')}.\nStops gracefully on SIGTERM / SIGINT. Exit codes: 0 stopped, 1 unexpected, 2 bad configuration or bundle.`)
     .action(async (opts: { config: string; logLevel: string }) => {
       const config = await loadConfig(opts.config)
-      const running = await startServer(config, { handleSignals: true, logger: { level: opts.logLevel } })
+      let running: Awaited<ReturnType<typeof startServer>>
+      try {
+        running = await startServer(config, { handleSignals: true, logger: { level: opts.logLevel } })
+      } catch (err) {
+        // A verifier the configuration cannot build is a configuration error (exit 2), not a crash.
+        if (err instanceof TypeError && /verifier|^"/.test(err.message)) throw new ConfigError('ERR_CONFIG_INVALID', `configuration ${opts.config} has problems:\n  $.verifier: ${err.message}`, [{ path: '$.verifier', message: err.message }])
+        throw err
+      }
       process.stdout.write(`${JSON.stringify({ listening: running.url, revision: running.authz.bundle.revision, resource: running.authz.resource })}\n`)
     })
 
@@ -94,20 +101,25 @@ export function registerServerCommands(program: Command): void {
             const verify = await createSignatureVerifier({ publicKey: config.bundle.signing.publicKey, algorithm: config.bundle.signing.algorithm, required: config.bundle.signing.required })
             await verify(bytes)
           }
-          authz = await createAuthz({ bundle: bytes, ...(config.resource !== undefined ? { resource: config.resource } : {}) })
+          const devJwks = config.devIssuer !== undefined ? (await ensureDevIssuer(config.devIssuer.dir)).jwks : undefined
+          // The verifier is derived from the bundle's trust facts, as serve does: a disagreement is a problem here too.
+          authz = await createAuthz({ bundle: bytes, ...(config.resource !== undefined ? { resource: config.resource } : {}), verifier: verifierConfigFor(config, devJwks) })
         } catch (err) {
           const e = err as { problems?: Array<{ path: string; message: string }>; message: string }
-          if (e.problems !== undefined && e.problems.length > 0) problems.push(...e.problems.map((p) => ({ path: `bundle ${p.path}`, message: p.message })))
+          if (err instanceof TrustError) problems.push(...err.problems.map((p) => ({ path: p.path.startsWith('verifier') ? `$.${p.path}` : `bundle ${p.path}`, message: p.message })))
+          else if (err instanceof TypeError) problems.push({ path: '$.verifier', message: e.message })
+          else if (e.problems !== undefined && e.problems.length > 0) problems.push(...e.problems.map((p) => ({ path: `bundle ${p.path}`, message: p.message })))
           else problems.push({ path: '$.bundle', message: e.message })
         }
       }
       const resource = authz?.resource ?? config.resource
-      try {
-        const devJwks = config.devIssuer !== undefined ? (await ensureDevIssuer(config.devIssuer.dir)).jwks : undefined
-        const target = authz ?? { resource: resource ?? 'http://127.0.0.1/', bundle: { config: { issuers: {} } } as never }
-        createTokenVerifier(verifierConfigFor(config, target, devJwks))
-      } catch (err) {
-        problems.push({ path: '$.verifier', message: (err as Error).message })
+      if (authz === undefined && config.verifier !== undefined) {
+        // No bundle to derive trust from: still check the verifier's own settings.
+        try {
+          createTokenVerifier({ ...verifierConfigFor(config), audience: resource ?? 'https://resource.invalid/' })
+        } catch (err) {
+          problems.push({ path: '$.verifier', message: (err as Error).message })
+        }
       }
       if (problems.length > 0) throw new ConfigError('ERR_CONFIG_INVALID', `configuration ${opts.config} has problems:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, problems)
       process.stdout.write(`${JSON.stringify({ ok: true, config: opts.config, resource, bundle: config.bundle.path ?? config.bundle.url })}\n`)

@@ -1,35 +1,19 @@
 /**
- * Assembles and runs the decision endpoint from a validated configuration: verifier, first bundle
- * (verified when signing is configured), engine, bundle loader (watch or poll), metrics, decision
- * log, Fastify server, and graceful shutdown on SIGTERM / SIGINT (in-flight decisions finish).
+ * Runs the decision endpoint from a validated configuration: the engine as the configuration
+ * describes it (src/runtime/engine.ts: first bundle, derived verifier, metrics, decision log, hot
+ * reload), the Fastify server, and graceful shutdown on SIGTERM / SIGINT (in-flight decisions finish).
  *
  * @module
  */
-import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
-import { createAuthz, type Authz, type CredentialVerifier, type DecisionEvent } from '../authz.ts'
+import type { Authz, CredentialVerifier } from '../authz.ts'
 import type { Config } from '../config/schema.ts'
-import { createBundleLoader, fetchBundle, type BundleLoader } from '../policy/loader.ts'
-import { createSignatureVerifier } from '../policy/signature.ts'
-import { createTokenVerifier } from '../verify/index.ts'
-import type { VerifierConfig } from '../verify/config.ts'
+import type { BundleLoader } from '../policy/loader.ts'
+import { closeOnSignals, engineFromConfig } from '../runtime/engine.ts'
 import { buildServer } from './app.ts'
-import { DEV_ISSUER, ensureDevIssuer } from './dev-issuer.ts'
-import { createServerMetrics, type ServerMetrics } from './metrics.ts'
+import type { ServerMetrics } from '../observability/prometheus.ts'
 
-/**
- * The verifier configuration: `config.verifier`, the resource as default audience, and — when
- * `devIssuer` is configured (development only) — the local development issuer, with the tenant the
- * bundle pins it to.
- */
-export function verifierConfigFor(config: Config, authz: Pick<Authz, 'resource' | 'bundle'>, devJwks?: { keys: unknown[] }): VerifierConfig {
-  const vc: { issuers?: unknown[]; [key: string]: unknown } = { audience: authz.resource, ...(config.verifier ?? {}) }
-  if (devJwks !== undefined) {
-    const tenant = authz.bundle.config.issuers[DEV_ISSUER]?.tenant
-    vc.issuers = [...(Array.isArray(vc.issuers) ? vc.issuers : []), { issuer: DEV_ISSUER, jwks: devJwks, algorithms: ['ES256'], claims: ['roles'], ...(tenant !== undefined ? { tenant } : {}) }]
-  }
-  return vc as unknown as VerifierConfig
-}
+export { verifierConfigFor } from '../runtime/engine.ts'
 
 /** A running endpoint. */
 export interface RunningServer {
@@ -53,19 +37,6 @@ export interface StartOptions {
   onReloadError?: (err: Error, reason: string) => void
 }
 
-interface DecisionLogger {
-  log(event: DecisionEvent): void
-  close?(): Promise<void> | void
-}
-
-async function decisionLogger(options: Record<string, unknown> | undefined): Promise<DecisionLogger | undefined> {
-  if (options === undefined) return undefined
-  // Owned by another module; loaded only when configured.
-  const mod = (await import('../decision-log/index.ts').catch(() => undefined)) as { createDecisionLogger?: (o: unknown) => DecisionLogger } | undefined
-  if (mod?.createDecisionLogger === undefined) throw new TypeError('decisionLog is configured but the decision log module is not available')
-  return mod.createDecisionLogger(options)
-}
-
 /**
  * Starts the endpoint described by `config` and resolves once it listens.
  *
@@ -76,69 +47,13 @@ async function decisionLogger(options: Record<string, unknown> | undefined): Pro
  * ```
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const metrics = createServerMetrics()
-  const log = await decisionLogger(config.decisionLog)
-  const signing = config.bundle.signing
-  const verifyBundle = signing?.publicKey !== undefined ? await createSignatureVerifier({ publicKey: signing.publicKey, algorithm: signing.algorithm, required: signing.required }) : undefined
-
-  // The first bundle: the server never starts without one.
-  let first: Uint8Array
-  let firstEtag: string | undefined
-  if (config.bundle.path !== undefined) {
-    first = await readFile(config.bundle.path)
-  } else {
-    const got = await fetchBundle(config.bundle.url as string, { timeoutMs: config.bundle.timeoutMs, maxBytes: config.bundle.maxBytes })
-    if (got === undefined) throw new TypeError('bundle server answered 304 to an unconditional request')
-    first = got.bytes
-    firstEtag = got.etag
-  }
-  if (verifyBundle !== undefined) await verifyBundle(first)
-
-  // The verifier needs the resource as audience, which may come from the bundle: bind it lazily.
-  let verifier: CredentialVerifier | undefined
-  const lazyVerifier: CredentialVerifier = {
-    verify: (token, opts) => (verifier as CredentialVerifier).verify(token, opts),
-  }
-  const authz = await createAuthz({
-    bundle: first,
-    ...(config.resource !== undefined ? { resource: config.resource } : {}),
-    ...(config.limits !== undefined ? { limits: config.limits } : {}),
-    ...(config.engine !== undefined ? { engine: config.engine } : {}),
-    ...(config.decisionCache !== undefined ? { decisionCache: config.decisionCache } : {}),
-    shadow: config.shadow,
-    verifier: lazyVerifier,
-    onDecision: (event) => {
-      metrics.observeDecision(event)
-      log?.log(event)
-    },
-  })
-  const dev = config.devIssuer !== undefined ? await ensureDevIssuer(config.devIssuer.dir) : undefined
-  const devJwks = dev?.jwks
-  verifier = createTokenVerifier(verifierConfigFor(config, authz, devJwks))
-
-  const loader = createBundleLoader({
-    target: authz,
-    ...(config.bundle.path !== undefined ? { path: config.bundle.path, watch: config.bundle.watch } : { url: config.bundle.url as string }),
-    pollIntervalMs: config.bundle.pollIntervalSeconds * 1000,
-    timeoutMs: config.bundle.timeoutMs,
-    maxBytes: config.bundle.maxBytes,
-    ...(verifyBundle !== undefined ? { verify: verifyBundle } : {}),
-    initial: { bytes: first, ...(firstEtag !== undefined ? { etag: firstEtag } : {}) },
-    onActivate: (revision) => {
-      metrics.bundleActivated(revision)
-      app.log.info({ revision }, 'policy bundle activated')
-    },
-    onError: (err, reason) => {
-      metrics.reloadFailed(reason)
-      app.log.warn({ err: err.message, reason }, 'bundle reload refused; the previous bundle keeps serving')
-      options.onReloadError?.(err, reason)
-    },
-  })
-
-  metrics.bundleActivated(authz.bundle.revision)
+  const engine = await engineFromConfig(config, options.onReloadError !== undefined ? { onReloadError: options.onReloadError } : {})
+  const { authz, metrics, loader, devJwks } = engine
+  // /v1/visible verifies with whatever verifier the serving bundle's trust facts built.
+  const currentVerifier: CredentialVerifier = { verify: (token, opts) => (authz.verifier as CredentialVerifier).verify(token, opts) }
   const app = buildServer({
     authz,
-    verifier: lazyVerifier,
+    verifier: currentVerifier,
     host: config.server.host,
     apiKeyHashes: config.server.apiKeyHashes,
     bodyLimit: config.server.bodyLimit,
@@ -147,26 +62,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(config.server.devIssuer && devJwks !== undefined ? { devIssuerJwks: devJwks } : {}),
     logger: options.logger ?? false,
   })
+  engine.attach(app.log)
   const url = await app.listen({ host: config.server.host, port: config.server.port })
   loader.start()
 
   let closing: Promise<void> | undefined
+  let offSignals: (() => void) | undefined
   const close = () =>
     (closing ??= (async () => {
       loader.stop()
       await app.close()
-      await log?.close?.()
-      if (options.handleSignals) {
-        process.off('SIGTERM', onSignal)
-        process.off('SIGINT', onSignal)
-      }
+      await engine.close()
+      offSignals?.()
     })())
-  const onSignal = () => {
-    void close().then(() => process.exit(0))
-  }
-  if (options.handleSignals) {
-    process.once('SIGTERM', onSignal)
-    process.once('SIGINT', onSignal)
-  }
+  if (options.handleSignals) offSignals = closeOnSignals(close)
   return { app, authz, loader, metrics, url, close }
 }

@@ -10,6 +10,9 @@
  */
 import { readFileSync } from 'node:fs'
 import { isLoopbackHost } from '../net/loopback.ts'
+import { metadataUrls } from './discovery.ts'
+import { parsePointer } from './json-pointer.ts'
+import type { AccessTokenTyp } from './jws.ts'
 import { canonicalResourceUri } from './resource-uri.ts'
 
 /** Asymmetric JWS algorithms the verifier can be configured to accept. Symmetric ones never are. */
@@ -45,11 +48,25 @@ export interface JsonWebKeySet {
   keys: Array<Record<string, unknown>>
 }
 
-/** One trusted JWT access-token issuer (RFC 9068). Exactly one of `jwksUri`, `jwks`, `jwksFile`. */
+/**
+ * Claims copied into `principal.claims`: a list of top-level claim names (`['roles', 'groups']`),
+ * or a map from the name in `principal.claims` to an RFC 6901 JSON Pointer into the claim set
+ * (`{ roles: '/realm_access/roles' }`) or to a top-level claim name (`{ groups: 'cognito:groups' }`).
+ */
+export type ClaimSelection = string[] | Record<string, string>
+
+/**
+ * One trusted JWT access-token issuer (RFC 9068). At most one of `jwksUri`, `jwks`, `jwksFile`;
+ * with none, the keys are found by discovery of the issuer's metadata (`jwks_uri`).
+ */
 export interface JwtIssuerConfig {
   /** The issuer identifier, compared byte for byte with the token's `iss` (no normalisation). Required. */
   issuer: string
-  /** HTTPS URL of the issuer's JWKS (loopback `http` allowed). Fetched lazily, cached, refreshed on rotation. */
+  /**
+   * HTTPS URL of the issuer's JWKS (loopback `http` allowed). Fetched lazily, cached, refreshed on
+   * rotation. Default: the `jwks_uri` of the issuer's metadata (OpenID Connect discovery, then
+   * RFC 8414), whose `issuer` must equal {@link issuer} exactly.
+   */
   jwksUri?: string
   /** Inline JWKS (public keys only). Vetted at startup. */
   jwks?: JsonWebKeySet
@@ -57,21 +74,38 @@ export interface JwtIssuerConfig {
   jwksFile?: string
   /** Accepted `alg` values. Default: `['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']`. Symmetric algorithms cannot be enabled. */
   algorithms?: JwsAlgorithm[]
-  /** Require the RFC 9068 `typ: at+jwt` (or `application/at+jwt`) header. Default: `true`. */
+  /**
+   * Accepted `typ` header values, case-insensitive, `application/` prefix ignored: `at+jwt`
+   * (RFC 9068) and/or `JWT` (Keycloak, Auth0, Microsoft Entra ID sign access tokens with
+   * `typ: JWT`). Other types (`dpop+jwt`, `logout+jwt`, …) can never be accepted.
+   * Default: `['at+jwt']`; `['at+jwt', 'JWT']` when `requireTyp` is `false`.
+   */
+  typ?: Array<'at+jwt' | 'application/at+jwt' | 'JWT' | 'jwt'>
+  /**
+   * Whether the header must carry a `typ` at all. `false` also accepts tokens without `typ`
+   * (Okta, Amazon Cognito). Default: `true`.
+   */
   requireTyp?: boolean
   /** Claims that must be present besides the always-required `iss`, `exp`, `aud`, `sub` (e.g. `client_id`, `iat`, `jti`). Default: `[]`. */
   requiredClaims?: RequirableClaim[]
   /** Tenant this issuer maps to (used when `tenantClaim` is absent from the token). Default: none. */
   tenant?: string
-  /** Claim holding the tenant (e.g. `tid`). Default: none. */
+  /**
+   * Claim holding the tenant: a top-level name (e.g. `tid`) or an RFC 6901 JSON Pointer
+   * (e.g. `/organization/id`). Its value must be a non-empty string. Default: none.
+   */
   tenantClaim?: string
-  /** Claims copied into `principal.claims` (e.g. `['roles', 'groups']`). Default: `[]`. */
-  claims?: string[]
+  /** Claims copied into `principal.claims` (see {@link ClaimSelection}). Default: `[]`. */
+  claims?: ClaimSelection
   /** Also read scopes from `scp` (string or array). Default: `false` (RFC 9068: `scope` string only). */
   acceptScp?: boolean
-  /** Timeout of one JWKS request, seconds. Default: `5`. */
+  /** Timeout of one JWKS (or metadata) request, seconds. Default: `5`. */
   jwksTimeout?: number
-  /** Minimum time between two JWKS fetches triggered by unknown `kid`s, seconds. Default: `30`. */
+  /**
+   * Minimum time between two JWKS fetches triggered by a miss — an unknown `kid`, or a signature
+   * that fails under a cached key (a reused `kid`) — seconds. Requests arriving meanwhile share
+   * the fetch in flight. Default: `1`.
+   */
   jwksCooldown?: number
   /** Maximum age of the cached JWKS before it is refetched, seconds. Default: `600`. */
   jwksCacheMaxAge?: number
@@ -112,10 +146,10 @@ export interface IntrospectionConfig {
   cacheMax?: number
   /** Tenant for principals from this server. Default: none. */
   tenant?: string
-  /** Response member holding the tenant. Default: none. */
+  /** Response member holding the tenant: a name or an RFC 6901 JSON Pointer. Default: none. */
   tenantClaim?: string
-  /** Response members copied into `principal.claims`. Default: `[]`. */
-  claims?: string[]
+  /** Response members copied into `principal.claims` (see {@link ClaimSelection}). Default: `[]`. */
+  claims?: ClaimSelection
   /** Also read scopes from `scp`. Default: `false`. */
   acceptScp?: boolean
 }
@@ -156,8 +190,11 @@ export interface VerifierConfig {
    * `introspection`.
    */
   audience?: string
-  /** Trusted JWT issuers. Default: `[]`. */
-  issuers?: JwtIssuerConfig[]
+  /**
+   * Trusted JWT issuers. A plain string is an issuer whose keys are found by discovery
+   * (`'https://kc.example/realms/mcp'` ≡ `{ issuer: 'https://kc.example/realms/mcp' }`). Default: `[]`.
+   */
+  issuers?: Array<JwtIssuerConfig | string>
   /** Introspection for opaque tokens. Default: none. */
   introspection?: IntrospectionConfig
   /** API keys. Default: none. */
@@ -185,14 +222,17 @@ export interface VerifierOverrides {
 /** A {@link JwtIssuerConfig} with defaults applied. */
 export interface ResolvedIssuer {
   issuer: string
-  keySource: { kind: 'remote'; url: URL } | { kind: 'local'; jwks: unknown; origin: string }
+  keySource: { kind: 'remote'; url: URL } | { kind: 'local'; jwks: unknown; origin: string } | { kind: 'discovery' }
   algorithms: JwsAlgorithm[]
   requireTyp: boolean
+  typ: AccessTokenTyp[]
   requiredClaims: RequirableClaim[]
   tenant: string | undefined
   tenantClaim: string | undefined
   claims: string[]
+  claimPointers: Record<string, string>
   acceptScp: boolean
+  allowInsecureHttp: boolean
   jwksTimeoutMs: number
   jwksCooldownMs: number
   jwksCacheMaxAgeMs: number
@@ -217,6 +257,7 @@ export interface ResolvedIntrospection {
   tenant: string | undefined
   tenantClaim: string | undefined
   claims: string[]
+  claimPointers: Record<string, string>
   acceptScp: boolean
 }
 
@@ -298,6 +339,39 @@ function scopeArray(value: unknown, option: string): string[] {
   return scopes
 }
 
+/** A claim reference: a top-level name, or a JSON Pointer when it starts with `/`. */
+function claimReference(value: unknown, option: string): string | undefined {
+  const ref = optString(value, option)
+  if (ref !== undefined && ref.startsWith('/') && parsePointer(ref) === undefined) fail(option, `is not a valid RFC 6901 JSON Pointer`)
+  return ref
+}
+
+function claimSelection(value: unknown, option: string): { claims: string[]; claimPointers: Record<string, string> } {
+  if (value === undefined || Array.isArray(value)) return { claims: optStringArray(value, option), claimPointers: {} }
+  if (!isPlainObject(value)) fail(option, 'must be an array of claim names or an object mapping names to JSON Pointers')
+  const claimPointers: Record<string, string> = {}
+  for (const [name, ref] of Object.entries(value)) {
+    if (name.length === 0 || name === '__proto__') fail(option, `has an invalid name ${JSON.stringify(name)}`)
+    claimPointers[name] = claimReference(ref, `${option}.${name}`) ?? fail(`${option}.${name}`, 'must be a non-empty string')
+  }
+  return { claims: [], claimPointers }
+}
+
+const TYP_VALUES: Record<string, AccessTokenTyp> = { 'at+jwt': 'at+jwt', 'application/at+jwt': 'at+jwt', jwt: 'jwt', 'application/jwt': 'jwt' }
+
+function typList(value: unknown, option: string, requireTyp: boolean): AccessTokenTyp[] {
+  if (value === undefined) return requireTyp ? ['at+jwt'] : ['at+jwt', 'jwt']
+  const list = optStringArray(value, option)
+  if (list.length === 0) fail(option, 'must not be empty')
+  const out = new Set<AccessTokenTyp>()
+  for (const t of list) {
+    const typ = TYP_VALUES[t.toLowerCase()]
+    if (typ === undefined) fail(option, `contains ${JSON.stringify(t)}; allowed: at+jwt, JWT (other token types are never access tokens)`)
+    out.add(typ)
+  }
+  return [...out]
+}
+
 function endpointUrl(value: unknown, option: string, allowInsecure: boolean): URL {
   const raw = reqString(value, option)
   const url = URL.parse(raw)
@@ -309,20 +383,21 @@ function endpointUrl(value: unknown, option: string, allowInsecure: boolean): UR
   fail(option, 'must be an https URL (plain http only on loopback, or with dangerouslyAllowInsecureHttp)')
 }
 
-function resolveIssuer(raw: unknown, index: number, allowInsecure: boolean): ResolvedIssuer {
+function resolveIssuer(input: unknown, index: number, allowInsecure: boolean): ResolvedIssuer {
   const at = `issuers[${index}]`
-  if (!isPlainObject(raw)) fail(at, 'must be an object')
+  const raw = typeof input === 'string' ? { issuer: input } : input
+  if (!isPlainObject(raw)) fail(at, 'must be an object or an issuer string')
   const issuer = reqString(raw.issuer, `${at}.issuer`)
 
   const sources = (['jwksUri', 'jwks', 'jwksFile'] as const).filter((k) => raw[k] !== undefined)
-  if (sources.length !== 1) fail(at, 'must set exactly one of jwksUri, jwks, jwksFile')
+  if (sources.length > 1) fail(at, 'must set at most one of jwksUri, jwks, jwksFile (none: discovery)')
   let keySource: ResolvedIssuer['keySource']
   if (raw.jwksUri !== undefined) {
     keySource = { kind: 'remote', url: endpointUrl(raw.jwksUri, `${at}.jwksUri`, allowInsecure) }
   } else if (raw.jwks !== undefined) {
     if (!isPlainObject(raw.jwks)) fail(`${at}.jwks`, 'must be a JWKS object')
     keySource = { kind: 'local', jwks: raw.jwks, origin: `${at}.jwks` }
-  } else {
+  } else if (raw.jwksFile !== undefined) {
     const path = reqString(raw.jwksFile, `${at}.jwksFile`)
     let jwks: unknown
     try {
@@ -331,6 +406,13 @@ function resolveIssuer(raw: unknown, index: number, allowInsecure: boolean): Res
       throw new TypeError(`"${at}.jwksFile" could not be read as JSON`, { cause })
     }
     keySource = { kind: 'local', jwks, origin: `${at}.jwksFile` }
+  } else {
+    try {
+      metadataUrls(issuer, allowInsecure)
+    } catch {
+      fail(`${at}.issuer`, 'must be an https URL (plain http only on loopback) to find its keys by discovery; otherwise set jwksUri, jwks or jwksFile')
+    }
+    keySource = { kind: 'discovery' }
   }
 
   let algorithms = [...DEFAULT_ALGORITHMS]
@@ -350,18 +432,21 @@ function resolveIssuer(raw: unknown, index: number, allowInsecure: boolean): Res
   for (const c of extra) if (!requirable.includes(c)) fail(`${at}.requiredClaims`, `contains "${c}"; allowed: ${requirable.join(', ')}`)
   const requiredClaims = [...new Set([...ALWAYS_REQUIRED_CLAIMS, ...(extra as RequirableClaim[])])]
 
+  const requireTyp = optBool(raw.requireTyp, `${at}.requireTyp`, true)
   return {
     issuer,
     keySource,
     algorithms,
-    requireTyp: optBool(raw.requireTyp, `${at}.requireTyp`, true),
+    requireTyp,
+    typ: typList(raw.typ, `${at}.typ`, requireTyp),
     requiredClaims,
     tenant: optString(raw.tenant, `${at}.tenant`),
-    tenantClaim: optString(raw.tenantClaim, `${at}.tenantClaim`),
-    claims: optStringArray(raw.claims, `${at}.claims`),
+    tenantClaim: claimReference(raw.tenantClaim, `${at}.tenantClaim`),
+    ...claimSelection(raw.claims, `${at}.claims`),
     acceptScp: optBool(raw.acceptScp, `${at}.acceptScp`, false),
+    allowInsecureHttp: allowInsecure,
     jwksTimeoutMs: Math.round(optNumber(raw.jwksTimeout, `${at}.jwksTimeout`, 5, 0.001, 120) * 1000),
-    jwksCooldownMs: Math.round(optNumber(raw.jwksCooldown, `${at}.jwksCooldown`, 30, 0, 86400) * 1000),
+    jwksCooldownMs: Math.round(optNumber(raw.jwksCooldown, `${at}.jwksCooldown`, 1, 0, 86400) * 1000),
     jwksCacheMaxAgeMs: Math.round(optNumber(raw.jwksCacheMaxAge, `${at}.jwksCacheMaxAge`, 600, 0, 86400 * 7) * 1000),
     jwksMaxBytes: optInteger(raw.jwksMaxBytes, `${at}.jwksMaxBytes`, 262144, 256, 16 * 1024 * 1024),
   }
@@ -405,8 +490,8 @@ function resolveIntrospection(raw: unknown, allowInsecure: boolean): ResolvedInt
     negativeCacheTtlMs: Math.round(optNumber(raw.negativeCacheTtl, `${at}.negativeCacheTtl`, 2, 0, 10) * 1000),
     cacheMax: optInteger(raw.cacheMax, `${at}.cacheMax`, 10000, 0, 10_000_000),
     tenant: optString(raw.tenant, `${at}.tenant`),
-    tenantClaim: optString(raw.tenantClaim, `${at}.tenantClaim`),
-    claims: optStringArray(raw.claims, `${at}.claims`),
+    tenantClaim: claimReference(raw.tenantClaim, `${at}.tenantClaim`),
+    ...claimSelection(raw.claims, `${at}.claims`),
     acceptScp: optBool(raw.acceptScp, `${at}.acceptScp`, false),
   }
 }

@@ -8,7 +8,8 @@
  * 2. starts with the API-key prefix → API-key verifier;
  * 3. memoized principal for this token still valid → returned;
  * 4. compact JWS whose unverified `iss` is a configured issuer → that issuer's JWT verifier (the
- *    peek only selects the configuration; nothing unverified is trusted);
+ *    peek only selects the configuration; nothing unverified is trusted; keys come from the
+ *    configured JWKS, or from the issuer's own metadata by discovery — never from the token);
  * 5. otherwise introspection when configured — except a JWT naming an issuer other than the
  *    introspection `issuer`, which is refused (`ERR_ISSUER_UNKNOWN`) without any network call;
  * 6. otherwise `ERR_ISSUER_UNKNOWN` / `ERR_TOKEN_MALFORMED`.
@@ -34,6 +35,7 @@ export { DEFAULT_ALGORITHMS, SUPPORTED_ALGORITHMS, ALWAYS_REQUIRED_CLAIMS, resol
 export type {
   ApiKeyConfig,
   ApiKeyEntry,
+  ClaimSelection,
   IntrospectionConfig,
   JsonWebKeySet,
   JwsAlgorithm,
@@ -42,7 +44,12 @@ export type {
   VerifierConfig,
   VerifierOverrides,
 } from './config.ts'
+export { createIssuerDiscovery, discoverIssuerMetadata, metadataUrls } from './discovery.ts'
+export type { CachedDiscoveryOptions, DiscoveryOptions, IssuerDiscovery, IssuerMetadata } from './discovery.ts'
 export { TokenVerificationError } from './errors.ts'
+export type { AccessTokenTyp } from './jws.ts'
+export { createKeySet, createLocalKeySet, createRemoteKeySet, fetchJwks } from './key-set.ts'
+export type { KeySet, KeySetOptions, RemoteKeySetOptions } from './key-set.ts'
 export type { BearerErrorCode, TokenVerificationErrorCode } from './errors.ts'
 export { hasRocaFingerprint, vetJwks } from './key-vetting.ts'
 export type { PublicJwk, RejectedKey, VettedJwks } from './key-vetting.ts'
@@ -66,6 +73,12 @@ export interface TokenVerifier {
    * @throws {TokenVerificationError} always this type, whatever went wrong.
    */
   verify(token: string, options?: VerifyOptions): Promise<Principal>
+  /** What this verifier trusts (audience, issuers with their tenants), so `createAuthz` can check it against the policy data. */
+  readonly trust: {
+    audience?: string
+    issuers: Array<{ issuer: string; tenant?: string; tenantClaim?: string }>
+    introspection?: { issuer?: string; tenant?: string; tenantClaim?: string }
+  }
 }
 
 /** RFC 6750 § 2.1 `b64token`. */
@@ -149,7 +162,16 @@ export function createTokenVerifier(config: VerifierConfig, overrides: VerifierO
     throw new TokenVerificationError('ERR_TOKEN_MALFORMED', 'no configured verifier accepts this kind of credential')
   }
 
+  const optional = <K extends string>(key: K, value: string | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, string>))
+  const trust: TokenVerifier['trust'] = {
+    ...optional('audience', resolved.audience),
+    issuers: resolved.issuers.map((i) => ({ issuer: i.issuer, ...optional('tenant', i.tenant), ...optional('tenantClaim', i.tenantClaim) })),
+    ...(resolved.introspection === undefined
+      ? {}
+      : { introspection: { ...optional('issuer', resolved.introspection.issuer), ...optional('tenant', resolved.introspection.tenant), ...optional('tenantClaim', resolved.introspection.tenantClaim) } }),
+  }
   return {
+    trust,
     async verify(token, options) {
       try {
         return await route(token, options?.signal)

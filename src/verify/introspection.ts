@@ -210,6 +210,7 @@ export function createIntrospectionVerifier(config: ResolvedIntrospection, setti
         tenantClaim: config.tenantClaim,
         issuerTenant: config.tenant,
         claimAllowlist: config.claims,
+        claimPointers: config.claimPointers,
         acceptScp: config.acceptScp,
         defaultIssuer,
       })

@@ -18,9 +18,21 @@ import type { KeySet } from './key-set.ts'
 export interface HeaderPolicy {
   /** Accepted `alg` values. */
   algorithms: readonly JwsAlgorithm[]
-  /** Require `typ: at+jwt` (RFC 9068 § 4). When `false`, `typ` may be absent, `JWT` or `at+jwt`. */
+  /**
+   * Whether the header must carry a `typ` (one of {@link typ}). When `false`, a header without
+   * `typ` is accepted too.
+   */
   requireTyp: boolean
+  /**
+   * Accepted `typ` values, compared case-insensitively without an `application/` prefix:
+   * `at+jwt` (RFC 9068 § 4) and/or `jwt` (what Keycloak, Auth0, Entra ID… put in access tokens).
+   * Default: `['at+jwt']` when `requireTyp`, else `['at+jwt', 'jwt']`.
+   */
+  typ?: readonly AccessTokenTyp[]
 }
+
+/** The `typ` values an access token may carry: RFC 9068's `at+jwt`, or the generic `JWT`. */
+export type AccessTokenTyp = 'at+jwt' | 'jwt'
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/
 /** Header parameters that point at, or carry, a key. Keys come from configuration only. */
@@ -43,7 +55,15 @@ export function isCompactJws(token: string): boolean {
   return COMPACT_JWS.test(token)
 }
 
-function normalizeTyp(typ: string): string {
+/**
+ * A `typ` / `cty` value in the form it is compared: lowercase, without `application/` (RFC 7515 § 4.1.9).
+ *
+ * @example
+ * ```ts
+ * normalizeTyp('application/AT+JWT') // 'at+jwt'
+ * ```
+ */
+export function normalizeTyp(typ: string): string {
   const lower = typ.toLowerCase()
   return lower.startsWith('application/') ? lower.slice('application/'.length) : lower
 }
@@ -95,12 +115,12 @@ export function checkProtectedHeader(header: JWSHeaderParameters, policy: Header
   }
   const typ = header.typ
   if (typ !== undefined && typeof typ !== 'string') throw new TokenVerificationError('ERR_TYP_INVALID', 'typ must be a string')
-  const normalized = typ === undefined ? undefined : normalizeTyp(typ)
-  if (policy.requireTyp) {
-    if (normalized !== 'at+jwt') throw new TokenVerificationError('ERR_TYP_INVALID', 'typ must be at+jwt (RFC 9068)')
-  } else if (normalized !== undefined && normalized !== 'jwt' && normalized !== 'at+jwt') {
-    throw new TokenVerificationError('ERR_TYP_INVALID', `typ ${typ} is not an access token type`)
+  const accepted: readonly string[] = policy.typ ?? (policy.requireTyp ? ['at+jwt'] : ['at+jwt', 'jwt'])
+  if (typ === undefined) {
+    if (policy.requireTyp) throw new TokenVerificationError('ERR_TYP_INVALID', `the JWS has no typ (accepted: ${accepted.join(', ')})`)
+    return
   }
+  if (!accepted.includes(normalizeTyp(typ))) throw new TokenVerificationError('ERR_TYP_INVALID', `typ ${typ} is not accepted (accepted: ${accepted.join(', ')})`)
 }
 
 /**

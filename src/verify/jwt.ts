@@ -1,13 +1,14 @@
 /**
  * RFC 9068 JWT access tokens from one pinned issuer: header policy first (no key lookup, no
- * crypto), then jose `jwtVerify` with the issuer's vetted keys, exact `iss`, required claims,
+ * crypto), then jose `jwtVerify` with the issuer's vetted keys (a signature failing under a cached
+ * key gets one cooldown-limited key refetch and one retry: a reused `kid`), exact `iss`, required claims,
  * `exp`/`nbf` (and `iat` age) with bounded skew; then `iat` not in the future, `aud` containing
  * this server's canonical resource URI (RFC 8707), no `cnf` (sender-constrained tokens are not
  * bearer tokens), and normalisation into a {@link Principal}.
  *
  * @module
  */
-import { jwtVerify } from 'jose'
+import { errors, jwtVerify } from 'jose'
 import type { JWTPayload } from 'jose'
 import type { ResolvedIssuer } from './config.ts'
 import { TokenVerificationError } from './errors.ts'
@@ -41,6 +42,10 @@ export interface JwtVerifier {
   verify(token: string, signal?: AbortSignal): Promise<{ principal: Principal; validUntil: number }>
 }
 
+function isSignatureFailure(err: unknown): boolean {
+  return err instanceof errors.JWSSignatureVerificationFailed || (err instanceof TokenVerificationError && err.code === 'ERR_SIGNATURE_INVALID')
+}
+
 /** Whether `aud` (string or array) contains `audience` in canonical form. */
 function audienceContains(aud: unknown, audience: string): boolean {
   const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : []
@@ -59,14 +64,19 @@ function audienceContains(aud: unknown, audience: string): boolean {
  * const { principal } = await jwt.verify(token)
  * ```
  */
-export function createJwtVerifier(issuer: ResolvedIssuer, settings: JwtVerifierSettings, keys: KeySet = createKeySet(issuer, settings)): JwtVerifier {
-  const policy = { algorithms: issuer.algorithms, requireTyp: issuer.requireTyp }
+export function createJwtVerifier(
+  issuer: ResolvedIssuer,
+  settings: JwtVerifierSettings,
+  keys: KeySet = createKeySet(issuer, { fetch: settings.fetch, now: settings.now, allowInsecureHttp: issuer.allowInsecureHttp }),
+): JwtVerifier {
+  const policy = { algorithms: issuer.algorithms, requireTyp: issuer.requireTyp, typ: issuer.typ }
   return {
     issuer: issuer.issuer,
     async verify(token, signal) {
       let payload: JWTPayload
       try {
-        checkProtectedHeader(peekProtectedHeader(token), policy)
+        const header = peekProtectedHeader(token)
+        checkProtectedHeader(header, policy)
         const options = {
           algorithms: [...issuer.algorithms],
           issuer: issuer.issuer,
@@ -75,7 +85,13 @@ export function createJwtVerifier(issuer: ResolvedIssuer, settings: JwtVerifierS
           currentDate: new Date(settings.now()),
           ...(settings.maxTokenAge === undefined ? {} : { maxTokenAge: settings.maxTokenAge }),
         }
-        const run = withCandidateKeys(keys.getKey, (getKey) => jwtVerify(token, getKey, options))
+        const attempt = () => withCandidateKeys(keys.getKey, (getKey) => jwtVerify(token, getKey, options))
+        // A signature failing under a cached key may mean the issuer reused the kid for a new key:
+        // one refetch (cooldown-limited, shared) and one retry when that key changed.
+        const run = attempt().catch(async (err: unknown) => {
+          if (!isSignatureFailure(err) || !(await keys.refreshAfterSignatureFailure(header))) throw err
+          return attempt()
+        })
         ;({ payload } = await raceAbort(run, signal))
       } catch (err) {
         throw fromJoseError(err)
@@ -101,6 +117,7 @@ export function createJwtVerifier(issuer: ResolvedIssuer, settings: JwtVerifierS
           tenantClaim: issuer.tenantClaim,
           issuerTenant: issuer.tenant,
           claimAllowlist: issuer.claims,
+          claimPointers: issuer.claimPointers,
           acceptScp: issuer.acceptScp,
         })
       } catch (err) {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import { AuthzError } from '../errors.ts'
 import type { AuthMethod, Principal } from '../contracts/principal.ts'
+import { parsePointer, valueAt } from './json-pointer.ts'
 import { canonicalResourceUri } from './resource-uri.ts'
 
 export type { AuthMethod, Principal } from '../contracts/principal.ts'
@@ -31,12 +32,22 @@ export interface NormalizeOptions {
   authMethod: AuthMethod
   /** The raw credential, only to derive a fingerprint when there is no `jti`. Never stored. */
   token?: string
-  /** Claim holding the tenant (e.g. `tid`, `tenant`). Default: none. */
+  /**
+   * Claim holding the tenant: a top-level claim name (e.g. `tid`, `tenant`), or an RFC 6901 JSON
+   * Pointer when it starts with `/` (e.g. `/organization/id`). Its value must be a non-empty string.
+   * Default: none.
+   */
   tenantClaim?: string
   /** Tenant configured for the issuer; used when the tenant claim is absent. */
   issuerTenant?: string
-  /** Claims copied into `principal.claims` (e.g. `['roles', 'groups']`). Default: none. */
+  /** Top-level claims copied into `principal.claims` under their own name (e.g. `['roles', 'groups']`). Default: none. */
   claimAllowlist?: readonly string[]
+  /**
+   * Nested claims copied into `principal.claims`: name in `principal.claims` → RFC 6901 JSON
+   * Pointer into the claim set (e.g. `{ roles: '/realm_access/roles' }`). A pointer that resolves
+   * to nothing copies nothing. Default: none.
+   */
+  claimPointers?: Readonly<Record<string, string>>
   /** Accept the `scp` claim (array or string) besides `scope`. Default: `false` (RFC 9068: `scope` only). */
   acceptScp?: boolean
   /** Fallback issuer for credentials without `iss` (API keys, static principals). */
@@ -63,11 +74,22 @@ function collectScopes(value: unknown, claim: string, allowArray: boolean, into:
   }
 }
 
-function optionalString(claims: Record<string, unknown>, name: string): string | undefined {
-  const v = claims[name]
+function stringValue(v: unknown, name: string): string | undefined {
   if (v === undefined || v === null) return undefined
   if (typeof v !== 'string' || v.length === 0) throw new PrincipalError(name, `"${name}" claim must be a non-empty string`)
   return v
+}
+
+function optionalString(claims: Record<string, unknown>, name: string): string | undefined {
+  return stringValue(Object.hasOwn(claims, name) ? claims[name] : undefined, name)
+}
+
+/** The tokens of a claim reference: a pointer when it starts with `/`, else one top-level name. */
+function claimPath(reference: string, option: string): string[] {
+  if (!reference.startsWith('/')) return [reference]
+  const tokens = parsePointer(reference)
+  if (tokens === undefined) throw new TypeError(`"${option}" is not a valid JSON Pointer: ${JSON.stringify(reference)}`)
+  return tokens
 }
 
 function optionalNumericDate(claims: Record<string, unknown>, name: string): number | undefined {
@@ -121,7 +143,7 @@ export function normalizePrincipal(claims: Record<string, unknown>, options: Nor
   if (options.acceptScp) collectScopes(claims.scp, 'scp', true, scopes)
 
   let tenant: string | undefined
-  if (options.tenantClaim !== undefined) tenant = optionalString(claims, options.tenantClaim)
+  if (options.tenantClaim !== undefined) tenant = stringValue(valueAt(claims, claimPath(options.tenantClaim, 'tenantClaim')), options.tenantClaim)
   tenant ??= options.issuerTenant
 
   const jti = optionalString(claims, 'jti')
@@ -132,6 +154,11 @@ export function normalizePrincipal(claims: Record<string, unknown>, options: Nor
     // `__proto__` would set the prototype of `copied` instead of copying a claim.
     if (name === '__proto__') continue
     if (Object.hasOwn(claims, name) && claims[name] !== undefined) copied[name] = structuredClone(claims[name])
+  }
+  for (const [name, pointer] of Object.entries(options.claimPointers ?? {})) {
+    if (name === '__proto__') continue
+    const value = valueAt(claims, claimPath(pointer, `claims.${name}`))
+    if (value !== undefined) copied[name] = structuredClone(value)
   }
 
   const principal: Principal = {

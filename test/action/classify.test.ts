@@ -55,6 +55,88 @@ describe('classifyMessage maps every MCP 2025-11-25 method', () => {
   })
 })
 
+describe('resource identifiers are classified in the form the SDK resolves them', () => {
+  const read = (uri: string, method = 'resources/read') => ({ jsonrpc: '2.0', id: 1, method, params: { uri } })
+  for (const method of ['resources/read', 'resources/subscribe', 'resources/unsubscribe']) {
+    test(`${method}: the action and the message carry new URL(uri).href`, () => {
+      const sent = read('NOTES://a/public/%2e%2e/private/./x', method)
+      const c = classifyMessage(sent)
+      assert.ok(c.ok)
+      assert.equal(c.action.uri, 'notes://a/private/x')
+      assert.deepEqual(c.message, { jsonrpc: '2.0', id: 1, method, params: { uri: 'notes://a/private/x' } })
+      assert.equal(sent.params.uri, 'NOTES://a/public/%2e%2e/private/./x', "the caller's object is not modified")
+    })
+  }
+  test('odd spellings resolve to what McpServer looks up', () => {
+    const cases: Array<[string, string]> = [
+      ['notes://a/../b', 'notes://a/b'],
+      ['notes://a/%2E%2e/b', 'notes://a/b'],
+      ['notes://a:/x', 'notes://a/x'],
+      ['notes://@a/x', 'notes://a/x'],
+      ['HTTPS://Example.COM:443/x', 'https://example.com/x'],
+      ['file:///srv/../etc/passwd', 'file:///etc/passwd'],
+      ['notes://a/b c', 'notes://a/b%20c'],
+      ['notes://a/é', 'notes://a/%C3%A9'],
+      ['notes://a/x?y#z', 'notes://a/x?y#z'],
+    ]
+    for (const [raw, canonical] of cases) {
+      const c = classifyMessage(read(raw))
+      assert.ok(c.ok, raw)
+      assert.equal(c.action.uri, canonical, raw)
+      assert.equal(c.action.uri, new URL(raw).href, `${raw}: the SDK's own algorithm`)
+      assert.equal((c.message.params as { uri: string }).uri, canonical)
+    }
+  })
+  test('a canonical URI is handed on untouched (same message object)', () => {
+    const sent = read('notes://a/x')
+    const c = classifyMessage(sent)
+    assert.ok(c.ok)
+    assert.equal(c.message, sent)
+  })
+  test('ambiguous identifiers are refused with -32602, the id echoed and the URI not echoed', () => {
+    for (const uri of ['notes://a/\tx', 'notes://a/x\n', 'notes://a/\rx', ' notes://a/x', 'notes://a/x ', 'notes://a/x\u0000', 'notes://user:secret-pw@a/x', 'notes://user@a/x', 'not a uri', 'notes://a b/x', '/relative/x']) {
+      const c = refused({ jsonrpc: '2.0', id: 'r1', method: 'resources/read', params: { uri } }, -32602)
+      assert.equal(c.id, 'r1')
+      assert.ok(!c.error.message.includes('secret-pw'), 'the refusal never echoes the URI')
+      assert.match(c.error.message, /^Invalid params: resources\/read params\.uri /)
+    }
+  })
+  test('a URI whose canonical form exceeds the string limit is refused', () => {
+    const uri = `notes://a/${'é'.repeat(20)}`
+    assert.ok(classifyMessage(read(uri), { maxStringLength: 200 }).ok)
+    refused(read(uri), -32602, { maxStringLength: 100 })
+  })
+  test('completion ref/resource: literal parts canonical, template expressions verbatim', () => {
+    const complete = (uri: string) => ({ jsonrpc: '2.0', id: 7, method: 'completion/complete', params: { ref: { type: 'ref/resource', uri }, argument: { name: 'id', value: '1' } } })
+    const c = classifyMessage(complete('NOTES://a/./private/{id}'))
+    assert.ok(c.ok)
+    assert.equal(c.action.uri, 'notes://a/private/{id}')
+    assert.deepEqual(c.message.params, { ref: { type: 'ref/resource', uri: 'notes://a/private/{id}' }, argument: { name: 'id', value: '1' } })
+    const same = complete('notes://{folder}/{id}{?q}')
+    const d = classifyMessage(same)
+    assert.ok(d.ok && d.action.uri === 'notes://{folder}/{id}{?q}' && d.message === same)
+    assert.equal(classifyMessage(complete('notes://a/x')).ok && (classifyMessage(complete('NOTES://a/x')) as { action: { uri: string } }).action.uri, 'notes://a/x')
+    refused(complete('notes://a/{id'), -32602)
+    refused(complete('notes://a/id}'), -32602)
+    refused(complete('notes://a/{x}/../b'), -32602) // the expression would vanish in a dot segment
+    refused(complete('notes://a/mcpauthzexpr0z/{id}'), -32602)
+    refused(complete('notes://a/\t{id}'), -32602)
+  })
+})
+
+describe('a message with both a method and a result or error is not JSON-RPC 2.0', () => {
+  test('request or notification carrying result / error → -32600, not decided as either', () => {
+    assert.equal(refused({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'x' }, result: {} }, -32600).id, 3)
+    refused({ jsonrpc: '2.0', id: 3, method: 'ping', error: { code: 1, message: 'x' } }, -32600)
+    refused({ jsonrpc: '2.0', method: 'notifications/initialized', result: {} }, -32600)
+    refused('{"jsonrpc":"2.0","id":3,"result":{},"method":"admin/shutdown"}', -32600)
+  })
+  test('a response is still a response, and a request still a request', () => {
+    assert.equal(ok({ jsonrpc: '2.0', id: 3, result: {} }).kind, 'response')
+    assert.equal(ok({ jsonrpc: '2.0', id: 3, method: 'ping' }).kind, 'session')
+  })
+})
+
 describe('classifyMessage refuses malformed messages with the right JSON-RPC error', () => {
   test('-32700 for invalid JSON and invalid UTF-8', () => {
     refused('{', -32700)

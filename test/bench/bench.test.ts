@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { markdown, svg, writeReports } from '../../bench/report.ts'
 import { runSuite, type SuiteResult } from '../../bench/suite.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 // The CI smoke of the benchmark suite: every scenario with a handful of iterations. It checks that
 // the harness produces well-formed results and that the implementations agree — never timings.
@@ -51,7 +50,7 @@ describe('benchmark suite (smoke)', () => {
   })
 
   test('writes the JSON, the markdown table and the SVG chart', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-bench-report-'))
+    const dir = await tempDir('mcp-authz-bench-report-')
     const files = await writeReports(result, dir)
     const json = JSON.parse(await readFile(files.json, 'utf8')) as SuiteResult
     assert.equal(json.scenarios.length, result.scenarios.length)

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { buildTestBundle } from '../helpers/bundle.ts'
 import { quickData } from '../server/helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 const cli = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000 })
@@ -15,7 +15,7 @@ describe('mcp-authz CLI (endpoint commands)', () => {
   let dir: string
   let config: string
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mcp-authz-cli-'))
+    dir = await tempDir('mcp-authz-cli-')
     const bundle = await buildTestBundle(quickData)
     config = join(dir, 'config.yaml')
     await writeFile(config, `bundle:\n  path: ${bundle}\ndevIssuer:\n  dir: ${join(dir, 'dev')}\nserver:\n  port: 0\n`)
@@ -47,11 +47,17 @@ describe('mcp-authz CLI (endpoint commands)', () => {
     assert.equal(r.status, 2)
     for (const path of ['$.bundle', '$.server.port', '$']) assert.ok(r.stderr.includes(`${path}:`), r.stderr)
     const noVerifier = join(dir, 'nover.yaml')
-    await writeFile(noVerifier, `bundle:\n  path: ${join(dir, 'missing.tar.gz')}\n`)
+    await writeFile(noVerifier, `bundle:\n  path: ${join(dir, 'missing.tar.gz')}\nverifier:\n  issuers:\n    - issuer: https://as.example.com\n      jwksUri: http://as.example.com/jwks\n`)
     const r2 = cli('check', '--config', noVerifier)
     assert.equal(r2.status, 2)
     assert.match(r2.stderr, /\$\.bundle: .*ENOENT/)
-    assert.match(r2.stderr, /\$\.verifier: /)
+    assert.match(r2.stderr, /\$\.verifier: .*https/)
+    // The verifier trusts an issuer the bundle's data does not: refused, naming both places.
+    const untrusted = join(dir, 'untrusted.yaml')
+    await writeFile(untrusted, `${await readFile(config, 'utf8')}\nverifier:\n  issuers:\n    - issuer: https://evil.example.com\n      jwksUri: https://evil.example.com/jwks\n`)
+    const r3 = cli('check', '--config', untrusted)
+    assert.equal(r3.status, 2, r3.stderr)
+    assert.match(r3.stderr, /\$\.verifier\.issuers\[0\]\.issuer: .*data\.mcp_authz\.issuers/)
   })
 
   it('serve listens, answers, and stops gracefully on SIGTERM', async () => {

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ConfigError } from '../../src/config/errors.ts'
 import { envName, loadConfig, parseConfig } from '../../src/config/load.ts'
 import { configJsonSchema } from '../../src/config/schema.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const HASH = 'a'.repeat(64)
 
 async function file(name: string, text: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-config-'))
+  const dir = await tempDir('mcp-authz-config-')
   const path = join(dir, name)
   await writeFile(path, text)
   return path
@@ -67,9 +67,15 @@ describe('configuration file', () => {
     assert.throws(() => parseConfig({ bundle: { path: 'b' } }, { env: { MCP_AUTHZ_SERVER_PORT: 'eighty' } }), (e: ConfigError) => e.problems[0]?.path === '$.server.port')
   })
 
-  it('reports YAML syntax errors with their line', async () => {
+  it('reports YAML and JSON syntax errors with their line and column (never line 0)', async () => {
     const path = await file('bad.yaml', 'bundle:\n  path: [unclosed\n')
-    await assert.rejects(loadConfig(path, { env: {} }), (e: ConfigError) => e.code === 'ERR_CONFIG_READ' && /line/.test(e.problems[0]?.path ?? ''))
+    await assert.rejects(loadConfig(path, { env: {} }), (e: ConfigError) => e.code === 'ERR_CONFIG_READ' && /^\$ \(line [1-9]\d*, column [1-9]\d*\)$/.test(e.problems[0]?.path ?? ''))
+    const tab = await file('tab.yaml', 'bundle:\n\tpath: b.tar.gz\n')
+    await assert.rejects(loadConfig(tab, { env: {} }), (e: ConfigError) => e.problems[0]?.path === '$ (line 2, column 1)' && /tab\.yaml:2:1: Tabs are not allowed/.test(e.message))
+    const json = await file('bad.json', '{\n  "bundle": { "path": "b" },\n}\n')
+    await assert.rejects(loadConfig(json, { env: {} }), (e: ConfigError) => e.problems[0]?.path === '$ (line 3, column 1)')
+    const dup = await file('dup.yaml', 'bundle:\n  path: a\nbundle:\n  path: b\n')
+    await assert.rejects(loadConfig(dup, { env: {} }), (e: ConfigError) => e.problems[0]?.path === '$ (line 3, column 1)' && /unique/.test(e.problems[0]?.message ?? ''))
   })
 
   it('the shipped quickstart configuration is valid', async () => {

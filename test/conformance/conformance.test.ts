@@ -14,7 +14,7 @@ import { createAuthz } from '../../src/authz.ts'
 import type { DecisionEvent } from '../../src/authz.ts'
 import { staticPrincipal } from '../../src/verify/index.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
-import { startConformanceServer } from './server.ts'
+import { PROMPTS, startConformanceServer, TOOLS } from './server.ts'
 
 const run = promisify(execFile)
 // `all` = the active scenarios plus the pending ones (JSON Schema 2020-12, SSE polling); both pass.
@@ -63,6 +63,10 @@ describe('MCP conformance suite (active + pending server scenarios)', { timeout:
         authorization_servers: ['http://127.0.0.1:1/unused'],
         issuers: {},
         defaults: { read_scope: 'mcp:read', write_scope: 'mcp:write' },
+        // Default deny: every tool, resource and prompt the target serves is listed.
+        tools: Object.fromEntries(TOOLS.map((t) => [t.name, {}])),
+        resources: [{ prefix: 'test://' }],
+        prompts: Object.fromEntries(PROMPTS.map((p) => [p.name, {}])),
       },
     })
     const events: DecisionEvent[] = []

@@ -36,7 +36,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const text = (t: string) => ({ content: [{ type: 'text', text: t }] })
 const empty = { type: 'object' as const, properties: {} }
 
-const TOOLS = [
+export const TOOLS = [
   { name: 'test_simple_text', description: 'Returns simple text', inputSchema: empty },
   { name: 'test_image_content', description: 'Returns an image', inputSchema: empty },
   { name: 'test_audio_content', description: 'Returns audio', inputSchema: empty },
@@ -63,13 +63,13 @@ const TOOLS = [
   },
 ]
 
-const RESOURCES = [
+export const RESOURCES = [
   { uri: 'test://static-text', name: 'static-text', description: 'Static text', mimeType: 'text/plain' },
   { uri: 'test://static-binary', name: 'static-binary', description: 'Static PNG', mimeType: 'image/png' },
   { uri: 'test://watched-resource', name: 'watched-resource', description: 'Subscribable resource', mimeType: 'text/plain' },
 ]
 
-const PROMPTS = [
+export const PROMPTS = [
   { name: 'test_simple_prompt', description: 'A simple prompt' },
   { name: 'test_prompt_with_arguments', description: 'A prompt with arguments', arguments: [{ name: 'arg1', description: 'First test argument', required: true }, { name: 'arg2', description: 'Second test argument', required: true }] },
   { name: 'test_prompt_with_embedded_resource', description: 'A prompt embedding a resource', arguments: [{ name: 'resourceUri', description: 'URI of the resource to embed', required: true }] },

@@ -180,6 +180,39 @@ export function allowEvent(method = 'tools/call', overrides: Partial<DecisionEve
   }
 }
 
+/**
+ * The least CPU time (user + system, in ms) of `runs` calls of `fn`. CPU time, not wall time: on a
+ * busy machine a long call is preempted more often than a short one, which would skew a ratio.
+ */
+export function fastest(fn: () => unknown, runs = 5): number {
+  let best = Number.POSITIVE_INFINITY
+  for (let i = 0; i < runs; i++) {
+    const start = process.cpuUsage()
+    fn()
+    const used = process.cpuUsage(start)
+    best = Math.min(best, (used.user + used.system) / 1000)
+  }
+  return best
+}
+
+/**
+ * How much slower `fn(make(16 n))` is than `fn(make(n))`: about 16 for linear work, 256 or more for
+ * quadratic. A ratio in the same run, so a loaded machine slows both sides alike; `n` is doubled
+ * first (up to `maxN`) until the small side takes 5 ms, so timer noise stays small.
+ */
+export function growth<T>(make: (n: number) => T, n: number, fn: (input: T) => unknown, maxN = 1_000_000): number {
+  let small = make(n)
+  fn(small)
+  while (fastest(() => fn(small), 3) < 5 && n * 2 <= maxN) {
+    n *= 2
+    small = make(n)
+    fn(small)
+  }
+  const large = make(16 * n)
+  fn(large)
+  return fastest(() => fn(large)) / Math.max(1, fastest(() => fn(small)))
+}
+
 /** Polls a condition every 5 ms, failing after `timeoutMs`. */
 export async function waitFor(condition: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
   const start = Date.now()

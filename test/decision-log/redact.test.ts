@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { CIRCULAR, createRedactor, TRUNCATED, UNREADABLE } from '../../src/decision-log/redact.ts'
-import { chars, makeJwt, makePem } from './helpers.ts'
+import { chars, growth, makeJwt, makePem } from './helpers.ts'
 
 const redact = createRedactor()
 
@@ -30,13 +30,13 @@ describe('redactor: structure', () => {
     assert.equal(JSON.stringify(out.value).includes('ghp_'), false)
   })
 
-  it('replaces values under secret key names whole (strings and numbers), at any depth and in arrays', () => {
+  it('replaces values under secret key names whole (strings, numbers, arrays), at any depth', () => {
     const out = redact({ user: 'al', password: 'correct horse battery staple', nested: { client_secret: 'abc', pin: 1234, apiKey: 987654 }, passwords: ['a1', 'b2'], password_hint: 'pet name' })
     assert.deepEqual(out.value, {
       user: 'al',
       password: '[REDACTED:secret_field]',
       nested: { client_secret: '[REDACTED:secret_field]', pin: 1234, apiKey: '[REDACTED:secret_field]' },
-      passwords: ['[REDACTED:secret_field]', '[REDACTED:secret_field]'],
+      passwords: '[REDACTED:secret_field]',
       password_hint: 'pet name',
     })
   })
@@ -116,9 +116,7 @@ describe('redactor: bounds', () => {
   it('cuts nesting at maxDepth (10 000 levels of objects and arrays) without recursion trouble', () => {
     let deep: unknown = 'AKIAIOSFODNN7EXAMPLE'
     for (let i = 0; i < 10_000; i++) deep = i % 2 === 0 ? { a: deep } : [deep]
-    const start = performance.now()
     const out = redact(deep)
-    assert.ok(performance.now() - start < 1000)
     const text = JSON.stringify(out.value)
     assert.ok(text.includes(TRUNCATED))
     assert.equal(text.includes('AKIA'), false)
@@ -131,9 +129,7 @@ describe('redactor: bounds', () => {
 
   it('cuts a 100 000-element array at maxNodes', () => {
     const big = Array.from({ length: 100_000 }, (_, i) => (i === 99_999 ? 'AKIAIOSFODNN7EXAMPLE' : i))
-    const start = performance.now()
     const out = redact(big)
-    assert.ok(performance.now() - start < 1000)
     const arr = out.value as unknown[]
     assert.ok(arr.length <= 10_001)
     assert.equal(arr.at(-1), TRUNCATED)
@@ -144,15 +140,18 @@ describe('redactor: bounds', () => {
 
   it('cuts a 10 MB string to maxStringLength, secrets at its start redacted, the rest gone', () => {
     const huge = `${makeJwt()} ${'x'.repeat(10 * 1024 * 1024)} ghp_${chars(36)}`
-    const start = performance.now()
     const out = redact({ body: huge })
-    assert.ok(performance.now() - start < 1000)
     const body = (out.value as { body: string }).body
     assert.ok(body.startsWith('[REDACTED:jwt] xxx'))
     assert.ok(body.endsWith(`…${TRUNCATED}`))
     assert.ok(body.length < 8300)
     assert.equal(body.includes('ghp_'), false)
     assert.equal(out.truncated, 1)
+  })
+
+  it('costs the same for a 0.5 MB and an 8 MB string: only the kept part is scanned (ratio in one run)', () => {
+    const ratio = growth((n) => ({ body: 'x y '.repeat(n) }), 128 * 1024, (v) => redact(v), 128 * 1024)
+    assert.ok(ratio < 4, `16× the input cost ${ratio.toFixed(1)}× the time (a full scan would be about 16×)`)
   })
 
   it('cuts a PEM key split by the length bound', () => {
@@ -199,6 +198,8 @@ describe('redactor: bounds', () => {
     assert.throws(() => createRedactor({ maxDepth: 0 }), { name: 'TypeError', message: /redaction\.maxDepth/ })
     assert.throws(() => createRedactor({ maxDepth: 100_000 }), { name: 'TypeError', message: /redaction\.maxDepth/ })
     assert.throws(() => createRedactor({ maxNodes: 1.5 }), { name: 'TypeError', message: /redaction\.maxNodes/ })
+    assert.throws(() => createRedactor({ maxStringLength: 1_048_577 }), { name: 'TypeError', message: /redaction\.maxStringLength must be an integer between 1 and 1048576/ })
+    assert.doesNotThrow(() => createRedactor({ maxStringLength: 1_048_576 }))
     assert.throws(() => createRedactor({ entropy: { threshold: -1 } }), { name: 'TypeError', message: /redaction\.entropy\.threshold/ })
     assert.throws(() => createRedactor({ stripKeys: 'headers' as never }), { name: 'TypeError', message: /redaction\.stripKeys/ })
   })

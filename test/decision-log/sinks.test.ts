@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
@@ -9,7 +8,8 @@ import { buildDecisionRecord, type DecisionRecord } from '../../src/decision-log
 import { createFileSink } from '../../src/decision-log/sinks/file.ts'
 import { createStdoutSink } from '../../src/decision-log/sinks/stdout.ts'
 import { createLineSink, OPA_DECISION_LOG_TYPE, sonicDestination } from '../../src/decision-log/sinks/stream.ts'
-import { sampleEvent } from './helpers.ts'
+import { sampleEvent, waitFor } from './helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 function record(i: number): DecisionRecord {
   return buildDecisionRecord(sampleEvent({ decisionId: `d-${i}` }))
@@ -91,6 +91,25 @@ describe('stdout sink (pino)', () => {
     await sink.close()
   })
 
+  it('after close(), every record is accounted for: what a stuck stream never confirmed counts as failed, and a late confirmation does not count twice', async () => {
+    const callbacks: Array<() => void> = []
+    const stuck = new Writable({
+      highWaterMark: 1 << 20,
+      write(_chunk, _enc, cb) {
+        callbacks.push(cb)
+      },
+    })
+    const errors: DecisionLogError[] = []
+    const sink = createStdoutSink({ destination: stuck, flushTimeoutMs: 20 }, { onError: (e) => errors.push(e) })
+    for (let i = 0; i < 5; i++) sink.write(record(i))
+    await sink.close()
+    assert.deepEqual(sink.stats(), { written: 0, dropped: 0, failed: 5 })
+    assert.match(errors.at(-1)?.message ?? '', /5 record\(s\) not confirmed written before close/)
+    for (const cb of callbacks.splice(0)) cb()
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(sink.stats(), { written: 0, dropped: 0, failed: 5 }, 'late confirmations are not counted again')
+  })
+
   it('counts write errors and reports them, never throwing', async () => {
     const broken = new Writable({
       write(_c, _e, cb) {
@@ -134,7 +153,7 @@ describe('stdout sink (pino)', () => {
 describe('file sink', () => {
   let dir: string
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mcp-authz-dl-'))
+    dir = await tempDir('mcp-authz-dl-')
   })
   after(async () => {
     await rm(dir, { recursive: true, force: true })
@@ -169,17 +188,19 @@ describe('file sink', () => {
     const blocker = join(dir, 'not-a-dir-2')
     await writeFile(blocker, 'x')
     const errors: DecisionLogError[] = []
-    const sink = createLineSink('file', { kind: 'sonic', sonic: sonicDestination(join(blocker, 'x.jsonl'), 1 << 20) }, { maxBufferBytes: 1 << 20, flushTimeoutMs: 1000 }, { onError: (e) => errors.push(e) })
+    const sink = createLineSink('file', { kind: 'sonic', sonic: sonicDestination(join(blocker, 'x.jsonl'), 1 << 20) }, { maxBufferBytes: 1 << 20, flushTimeoutMs: 30_000 }, { onError: (e) => errors.push(e) })
     sink.write(record(1))
     sink.write(record(2))
     await sink.flush()
+    await waitFor(() => sink.stats().failed === 2, 15_000, 'the open failure to be counted')
     sink.write(record(3))
     assert.deepEqual(sink.stats(), { written: 0, dropped: 0, failed: 3 })
     assert.equal(errors.length, 1)
     assert.equal(errors[0]?.code, 'ERR_DECISION_LOG_WRITE_FAILED')
     const start = Date.now()
     await sink.close()
-    assert.ok(Date.now() - start < 500, 'close does not wait for a stream that never opened')
+    // flushTimeoutMs is 30 s: a close() that waited for this stream would take that long.
+    assert.ok(Date.now() - start < 10_000, 'close does not wait for a stream that never opened')
   })
 
   it('reopen() follows a rotation', async () => {

@@ -188,9 +188,12 @@ before(async () => {
     { stdout: cap.stream('mcp decision log (stdout sink)'), onError: (e) => cap.line('mcp decision log onError', `${e.code} ${e.message}`) },
   )
   const logger = mcpLogger
+  // A verifier that does not describe its trust (createAuthz would refuse the minter, which the data
+  // does not trust): the policy's own issuer_not_trusted denial is what this suite exercises.
+  const tokenVerifier = createTokenVerifier(verifierConfig)
   const authz = await createAuthz({
     bundle,
-    verifier: createTokenVerifier(verifierConfig),
+    verifier: { verify: (token, options) => tokenVerifier.verify(token, options) },
     onDecision: (e) => {
       events.push(e)
       logger.log(e)
@@ -224,7 +227,8 @@ before(async () => {
     {
       resource,
       bundle: { path: bundle, watch: false },
-      verifier: verifierConfig,
+      // The endpoint refuses a verifier trusting an issuer its data does not (one place for trust): no minter here.
+      verifier: { ...verifierConfig, issuers: verifierConfig.issuers.slice(0, 1) },
       decisionLog: { sinks: [{ type: 'file', path: join(tmp, 'endpoint-decisions.log') }] },
       server: { host: '127.0.0.1', port: 0, apiKeyHashes: [hashApiKey(API_KEY)] },
     },
@@ -511,10 +515,17 @@ describe('canary: no secret in any log line or response body, one record per dec
     // Decision endpoint: decisions (metrics) = records; every /v1/decide and Data API id is logged once.
     const endpointIds = ids(endpointFile)
     unique(endpointIds)
-    assert.equal(endpointIds.length, endpointDecisions, 'endpoint: one record per decision')
+    // List filtering is recorded as its own evaluation (path mcp/authz/visible), related to the list call it
+    // filtered; metrics count decisions, so they count the list call only.
+    const parsed = endpointFile.map((l) => JSON.parse(l.text) as { decision_id: string; path: string; mcp?: { related_decision_id?: string } })
+    const filtering = parsed.filter((r) => r.path === 'mcp/authz/visible')
+    const callIds = parsed.filter((r) => r.path !== 'mcp/authz/visible').map((r) => r.decision_id)
+    assert.equal(callIds.length, endpointDecisions, 'endpoint: one record per decision')
     const decided = ours.filter((e) => e.url.startsWith(endpointUrl))
     const endpointResponseIds = decided.flatMap(decisionIdsOf)
-    assert.deepEqual(endpointResponseIds.slice().sort(), endpointIds.slice().sort(), 'endpoint: response ids = record ids')
+    assert.ok(filtering.length > 0, 'the /v1/visible call left a filtering record')
+    for (const r of filtering) assert.ok(endpointResponseIds.includes(r.mcp?.related_decision_id ?? ''), `filtering record ${r.decision_id} relates to a list call`)
+    assert.deepEqual(endpointResponseIds.slice().sort(), callIds.slice().sort(), 'endpoint: response ids = record ids')
 
     const logLines = cap.lines.length + mcpFile.length + endpointFile.length
     const records = mcpStdout.length + mcpFile.length + endpointFile.length

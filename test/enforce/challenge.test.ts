@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { bearerChallenge, protectedResourceMetadataUrl } from '../../src/enforce/challenge.ts'
-import { decisionOutcome, unauthorizedOutcome } from '../../src/enforce/outcome.ts'
+import { decisionOutcome, stepUpScope, unauthorizedOutcome } from '../../src/enforce/outcome.ts'
 
 /** Parses `Bearer a="b", c="d"` into its attributes, failing on a repeated one. */
 function attributes(header: string): Record<string, string> {
@@ -61,5 +61,25 @@ describe('Bearer challenges', () => {
     assert.equal(protectedResourceMetadataUrl('https://mcp.example.com/mcp'), rm)
     assert.equal(protectedResourceMetadataUrl('https://mcp.example.com'), 'https://mcp.example.com/.well-known/oauth-protected-resource')
     assert.equal(protectedResourceMetadataUrl('http://127.0.0.1:8181/a/b'), 'http://127.0.0.1:8181/.well-known/oauth-protected-resource/a/b')
+  })
+})
+
+describe('step-up scope naming (stepUpScopes)', () => {
+  const denial = { allow: false, reasons: [{ code: 'insufficient_scope', message: 'x' }], required_scopes: ['notes:write'] }
+  const granted = { grantedScopes: ['openid', 'notes:read', 'other:thing', 'offline_access'], knownScopes: ['notes:read', 'notes:write', 'notes:admin'] }
+  test("'required' (default): only what the call needs, whatever the token holds", () => {
+    const o = decisionOutcome(denial, { decisionId: 'd', resourceMetadataUrl: rm, isRequest: true, ...granted })
+    assert.equal(attributes(o.wwwAuthenticate!).scope, 'notes:write')
+    assert.equal(attributes(decisionOutcome(denial, { decisionId: 'd', isRequest: true, stepUpScopes: 'required', ...granted }).wwwAuthenticate!).scope, 'notes:write')
+  })
+  test("'granted-and-required': the granted scopes this server knows, then the missing ones; never foreign or OpenID scopes", () => {
+    const o = decisionOutcome(denial, { decisionId: 'd', resourceMetadataUrl: rm, isRequest: true, stepUpScopes: 'granted-and-required', ...granted })
+    assert.equal(o.status, 403)
+    assert.equal(attributes(o.wwwAuthenticate!).scope, 'notes:read notes:write')
+  })
+  test("'granted-and-required' without known scopes echoes nothing granted; duplicates collapse", () => {
+    assert.deepEqual(stepUpScope(['b', 'a', 'b'], { stepUpScopes: 'granted-and-required', grantedScopes: ['x'] }), ['b', 'a'])
+    assert.deepEqual(stepUpScope(['a'], { stepUpScopes: 'granted-and-required', grantedScopes: ['a', 'k'], knownScopes: ['a', 'k'] }), ['a', 'k'])
+    assert.deepEqual(stepUpScope(['a', 'a'], {}), ['a'])
   })
 })

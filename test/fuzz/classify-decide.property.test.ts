@@ -119,6 +119,25 @@ describe('property: decide() always returns a well-formed decision and default d
     counts.push(`default deny for tool calls × ${numRuns}`)
   })
 
+  test('default deny: no principal is ever allowed an unlisted tool, resource or prompt', () => {
+    const listed = new Set(Object.keys(testData.mcp_authz.tools))
+    const unlistedTool = fc.string({ minLength: 1, maxLength: 16 }).filter((n) => !listed.has(n))
+    const unlistedUri = fc.oneof(fc.webUrl(), fc.constantFrom('file:///etc/passwd', 'notes:/x', 'notes:x', 'note://a', 'NOTE://a', 'urn:x:y'))
+    const unlistedPrompt = fc.string({ minLength: 1, maxLength: 16 }).filter((n) => n !== 'summarize')
+    const everyScope = (p: Principal): Principal => ({ ...p, scopes: ['notes:private', 'notes:read', 'notes:write', 'tasks:read', 'x'], claims: { roles: ['admin'] } })
+    fc.assert(
+      fc.property(principals, unlistedTool, unlistedUri, unlistedPrompt, fc.record({ readOnlyHint: fc.boolean(), destructiveHint: fc.boolean() }, { requiredKeys: [] }), (p, tool, uri, name, annotations) => {
+        const q = everyScope(p)
+        assert.equal(authz.decide(q, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: {} } }, { annotations }).allow, false, `tool ${tool}`)
+        assert.equal(authz.decide(q, { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri } }).allow, false, `resource ${uri}`)
+        assert.equal(authz.decide(q, { jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name } }).allow, false, `prompt ${name}`)
+        assert.equal(authz.decide(q, { jsonrpc: '2.0', id: 1, method: 'completion/complete', params: { ref: { type: 'ref/prompt', name }, argument: { name: 'a', value: '' } } }).allow, false, `completion ${name}`)
+      }),
+      params,
+    )
+    counts.push(`default deny for unlisted items × ${numRuns}`)
+  })
+
   test('summary', () => {
     console.log(`property runs (seed ${seed}): ${counts.join(', ')}`)
   })

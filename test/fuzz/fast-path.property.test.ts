@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -20,19 +20,29 @@ const run = promisify(execFile)
 const seed = Number(process.env.FUZZ_SEED ?? 20261123)
 const numRuns = Number(process.env.FUZZ_RUNS ?? 1000)
 
+// The built-in defaults (default deny), and the unlisted_* opt-ins.
+const optInData = { mcp_authz: { ...testData.mcp_authz, defaults: { ...testData.mcp_authz.defaults, unlisted_tools: 'by_annotation', unlisted_resources: 'allow', unlisted_prompts: 'allow' } } }
+
 describe('property: the fast path agrees with the deny rules', () => {
   let policy: LoadedPolicy
+  let data: Record<string, unknown>
   before(async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-fast-'))
-    await writeFile(join(dir, 'data.json'), JSON.stringify(testData))
-    const out = join(dir, 'b.tar.gz')
-    await run(process.env.MCP_AUTHZ_OPA ?? 'opa', ['build', '-t', 'wasm', '-e', 'mcp/authz/decision', '-e', 'mcp/authz/deny', '-e', 'mcp/authz/visible', '--ignore', '*_test.rego', '-o', out, LIBRARY_DIR, dir])
-    const bundle = await readBundle(await readFile(out))
-    policy = await loadPolicy(bundle.wasm)
-    policy.setData(bundle.data)
+    try {
+      await writeFile(join(dir, 'data.json'), JSON.stringify(testData))
+      const out = join(dir, 'b.tar.gz')
+      await run(process.env.MCP_AUTHZ_OPA ?? 'opa', ['build', '-t', 'wasm', '-e', 'mcp/authz/decision', '-e', 'mcp/authz/deny', '-e', 'mcp/authz/visible', '--ignore', '*_test.rego', '-o', out, LIBRARY_DIR, dir])
+      const bundle = await readBundle(await readFile(out))
+      policy = await loadPolicy(bundle.wasm)
+      data = bundle.data
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
-  test(`allow ⇔ no deny reason (${numRuns} runs, seed ${seed})`, () => {
+  for (const [name, dataset] of [['built-in defaults', () => data], ['unlisted_* opted in', () => optInData]] as const)
+  test(`allow ⇔ no deny reason, ${name} (${numRuns} runs, seed ${seed})`, () => {
+    policy.setData(dataset())
     const principal = fc.record({
       subject: fc.constantFrom('alice', 'bob'),
       clientId: fc.option(fc.constantFrom('notes-app', 'partner-app'), { nil: undefined }),
@@ -49,17 +59,23 @@ describe('property: the fast path agrees with the deny rules', () => {
         method: fc.constant('tools/call'),
         kind: fc.constant('tool'),
         name: fc.constantFrom('notes_read', 'notes_write', 'notes_delete', 'partner_sync', 'disabled', 'other'),
-        arguments: fc.record({ title: fc.string({ maxLength: 12 }), folder: fc.constantFrom('work', 'x'), path: fc.constantFrom('/notes/a', '/etc'), limit: fc.integer({ min: -5, max: 200 }), sudo: fc.boolean() }, { requiredKeys: [] }),
+        arguments: fc.record({
+          title: fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('0123456789', '01234567890'), fc.jsonValue({ maxDepth: 1 })),
+          folder: fc.oneof(fc.constantFrom('work', 'x'), fc.jsonValue({ maxDepth: 1 })),
+          path: fc.oneof(fc.constantFrom('/notes/a', '/etc'), fc.jsonValue({ maxDepth: 1 })),
+          limit: fc.oneof(fc.integer({ min: -5, max: 200 }), fc.constantFrom(0, 1, 100, 101, 100.5, '5'), fc.jsonValue({ maxDepth: 1 })),
+          sudo: fc.oneof(fc.boolean(), fc.constant(null)),
+        }, { requiredKeys: [] }),
         annotations: fc.record({ readOnlyHint: fc.boolean() }, { requiredKeys: [] }),
       }, { requiredKeys: ['method', 'kind', 'name'] }),
-      fc.record({ method: fc.constantFrom('resources/read', 'resources/subscribe'), kind: fc.constant('resource'), uri: fc.constantFrom('notes://a', 'notes://private/b', 'file:///x') }),
+      fc.record({ method: fc.constantFrom('resources/read', 'resources/subscribe', 'completion/complete'), kind: fc.constant('resource'), uri: fc.constantFrom('notes://a', 'notes://private/b', 'notes://private', 'notes://privatex/b', 'notes://private?x', 'notes://private#x', 'notes://private/{id}', 'notes:', 'file:///x') }),
       fc.record({ method: fc.constant('prompts/get'), kind: fc.constant('prompt'), name: fc.constantFrom('summarize', 'other'), arguments: fc.record({ style: fc.constantFrom('short', 'poem') }, { requiredKeys: [] }) }),
       fc.record({ method: fc.constantFrom('initialize', 'ping', 'tools/list', 'tasks/get', 'admin/x'), kind: fc.constantFrom('session', 'list', 'other') }),
     )
     let allowed = 0
     fc.assert(
       fc.property(principal, action, (p, a) => {
-        const input = { principal: JSON.parse(JSON.stringify(p)), action: a, server: { resource: 'https://mcp.example.com/mcp' }, context: { time_ns: 0, transport: 'test' } }
+        const input = { principal: JSON.parse(JSON.stringify(p)), action: JSON.parse(JSON.stringify(a)), server: { resource: 'https://mcp.example.com/mcp' }, context: { time_ns: 0, transport: 'test' } }
         const decision = (policy.evaluate(input, 'mcp/authz/decision') as Array<{ result: { allow: boolean } }>)[0]!.result
         const deny = (policy.evaluate(input, 'mcp/authz/deny') as Array<{ result: unknown[] }>)[0]!.result
         assert.equal(decision.allow, deny.length === 0, JSON.stringify({ input, deny }))

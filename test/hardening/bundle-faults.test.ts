@@ -13,8 +13,7 @@
  */
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { after, before, describe, it } from 'node:test'
@@ -30,6 +29,7 @@ import type { Principal } from '../../src/verify/index.ts'
 import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 import { closedPortUrl, startLoopback, type LoopbackHandler, type LoopbackServer } from '../helpers/verify-loopback.ts'
 import { noHang, summaryAtExit } from './helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const alice: Principal = testPrincipal
 const readCall = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read', arguments: {} } }
@@ -96,7 +96,7 @@ async function makeAuthz(): Promise<Authz> {
 describe('reload faults: the previous bundle keeps serving and the failure is reported', () => {
   it('broken bundle files (authz.load and a watched path) are refused with a typed error', async () => {
     const authz = await makeAuthz()
-    const dir = await mkdtemp(join(tmpdir(), 'hardening-bundle-'))
+    const dir = await tempDir('mcp-authz-bundle-')
     const path = join(dir, 'bundle.tar.gz')
     const reasons: string[] = []
     const loader = createBundleLoader({ target: authz, path, watch: false, onError: (_e, why) => reasons.push(why) })
@@ -208,7 +208,7 @@ describe('the decision endpoint makes reload failures visible: /ready, metrics; 
   const reloadErrors: string[] = []
 
   before(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hardening-signed-'))
+    const dir = await tempDir('mcp-authz-signed-')
     const pair = generateKeyPairSync('rsa', { modulusLength: 2048 })
     await writeFile(join(dir, 'key.pem'), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }))
     await writeFile(join(dir, 'data.json'), JSON.stringify(testData))

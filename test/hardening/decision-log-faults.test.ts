@@ -23,6 +23,7 @@ import type { Principal } from '../../src/verify/index.ts'
 import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
 import { closedPortUrl, startLoopback, type LoopbackServer } from '../helpers/verify-loopback.ts'
 import { noHang, summaryAtExit } from './helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const alice: Principal = testPrincipal
 const MESSAGES = [
@@ -76,7 +77,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     assert.equal(s.events, 400)
     assert.equal(s.logged, 400)
     assert.ok(s.dropped >= 350, `dropped ${s.dropped}`)
-    await noHang(logger.close(), 5000, 'close() against a dead collector')
+    await noHang(logger.close(), 20_000, 'close() against a dead collector')
     s = logger.stats()
     assert.equal(s.written, 0)
     assert.equal(s.dropped + s.failed, 400, `every record is either dropped or failed: ${JSON.stringify(s)}`)
@@ -88,7 +89,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     const logger = createDecisionLogger({ sinks: [{ type: 'http', url: `${collector.url}/logs`, flushIntervalMs: 5, closeTimeoutMs: 1000, retry: FAST_RETRY }] })
     const authz = await withLogger(logger)
     decideMany(authz, 40)
-    await noHang(logger.close(), 5000, 'close() against a failing collector')
+    await noHang(logger.close(), 20_000, 'close() against a failing collector')
     const s = logger.stats()
     assert.equal(s.written, 0)
     assert.equal(s.failed + s.dropped, 40)
@@ -119,7 +120,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
       (async () => {
         while (held.length === 0) await new Promise((r) => setTimeout(r, 5))
       })(),
-      5000,
+      20_000,
       'the first upload',
     )
     const decidedWhileHanging = order.length
@@ -135,7 +136,7 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     // Release: everything buffered is delivered.
     const release = setInterval(() => held.splice(0).forEach((f) => f()), 5)
     try {
-      await noHang(logger.flush(), 5000, 'flush after the collector recovers')
+      await noHang(logger.flush(), 20_000, 'flush after the collector recovers')
     } finally {
       clearInterval(release)
     }
@@ -152,20 +153,18 @@ describe('decision-log sink faults never delay or change decisions; losses are c
     const s = logger.stats()
     assert.equal(s.logged, 500)
     assert.ok(s.dropped > 0, `dropped ${s.dropped}`)
-    await noHang(logger.close(), 5000, 'close() on a stalled stream')
+    await noHang(logger.close(), 20_000, 'close() on a stalled stream')
     faults.push('stream stalled')
   })
 
   it('a file sink that cannot open fails fast; one whose writes fail (disk full) counts failures, decisions unaffected', async () => {
-    const { mkdtemp } = await import('node:fs/promises')
-    const { tmpdir } = await import('node:os')
-    const dir = await mkdtemp(`${tmpdir()}/hardening-log-`)
+    const dir = await tempDir('mcp-authz-hardening-log-')
     assert.throws(() => createDecisionLogger({ sinks: [{ type: 'file', path: dir }] }), 'a directory in place of the file is refused at creation')
     const errors: string[] = []
     const logger = createDecisionLogger({ sinks: [{ type: 'file', path: '/dev/full', flushTimeoutMs: 500 }] }, { onError: (e) => errors.push(e.code) })
     const authz = await withLogger(logger)
     decideMany(authz, 50)
-    await noHang(logger.close(), 5000, 'close() on a full disk')
+    await noHang(logger.close(), 20_000, 'close() on a full disk')
     const s = logger.stats()
     assert.equal(s.logged, 50)
     assert.equal(s.written, 0, JSON.stringify(s))
@@ -181,13 +180,14 @@ describe('decision-log sink faults never delay or change decisions; losses are c
       const logger = createDecisionLogger({ sinks: [{ type: 'file', path: '/dev/full', flushTimeoutMs: 200 }] })
       const event = { decisionId: 'x', timestamp: new Date(), path: 'mcp/authz/decision', input: undefined, result: { allow: false, reasons: [], required_scopes: [] }, revision: 'r', metrics: { total_ns: 1 }, enforcement: 'enforced' }
       for (let i = 0; i < 20; i++) logger.log(event)
-      await new Promise((r) => setTimeout(r, 100))
+      // Wait (bounded) for the write error to have happened, rather than sleeping and hoping.
+      for (const until = Date.now() + 15000; logger.stats().failed < 20 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10))
       ${close ? 'await logger.close()' : ''}
       console.log(JSON.stringify(logger.stats()))`
     for (const close of [true, false]) {
       const started = Date.now()
       const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        const child = execFile(process.execPath, ['--input-type=module', '-e', script(close)], { timeout: 10_000 }, (_err, out) => resolve({ code: child.exitCode, stdout: out }))
+        const child = execFile(process.execPath, ['--input-type=module', '-e', script(close)], { timeout: 30_000 }, (_err, out) => resolve({ code: child.exitCode, stdout: out }))
       })
       assert.equal(code, 0, `the process ${close ? 'with' : 'without'} close() did not exit by itself (killed after ${Date.now() - started} ms)`)
       assert.equal(JSON.parse(stdout.trim()).failed, 20)

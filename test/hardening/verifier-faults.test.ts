@@ -278,7 +278,7 @@ describe('introspection faults through authz.check: 401, fail closed, no hang', 
       const endpoint = fault === 'closed' ? `${await closedPortUrl()}/introspect` : `${server.url}/introspect`
       if (fault !== 'closed') server.handle(fault)
       const events: DecisionEvent[] = []
-      const verifier = createTokenVerifier({ audience: AUD, introspection: { endpoint, issuer: ISSUER, clientId: 'rs', clientSecret: 's', timeout: TIMEOUT_S, maxResponseBytes: 4096 } })
+      const verifier = createTokenVerifier({ audience: AUD, introspection: { endpoint, issuer: ISSUER, clientId: 'rs', clientSecret: 's', timeout: TIMEOUT_S, maxResponseBytes: 4096, tenant: 'acme' } })
       const authz = await createAuthz({ bundle, verifier, onDecision: (e) => events.push(e) })
       assert.equal(await refused(authz, events, 'opaque-token-abcdef0123456789', name), 'ERR_INTROSPECTION_UNAVAILABLE')
       faults.push(`introspection-${name}`)

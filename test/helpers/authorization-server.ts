@@ -2,7 +2,8 @@
  * A real OAuth 2.0 authorization server for tests: `oidc-provider` (v9) on 127.0.0.1, ephemeral
  * port, quiet. Features: `client_credentials`, RFC 8707 resource indicators issuing RFC 9068 JWT
  * access tokens (`typ: at+jwt`) or opaque tokens per resource, RFC 7662 introspection, RFC 7009
- * revocation, key rotation (new key signs, old keys stay published), extra realms (issuers) on
+ * revocation, key rotation (new key signs, old keys stay published; or a new key reusing a
+ * `kid`), OpenID Connect discovery (`/.well-known/openid-configuration`), extra realms (issuers) on
  * the same server, and per-endpoint request counters.
  *
  * @example
@@ -112,6 +113,11 @@ export interface Realm {
   rotateKeys(): Promise<{ kid: string }>
   /** Stops publishing a key (tokens it signed stop verifying once verifiers refresh). */
   removeKey(kid: string): Promise<void>
+  /**
+   * Replaces the key published under `kid` with a new key **reusing the same `kid`** (as some
+   * servers do on rotation); it signs new tokens from now on. Tokens of the old key stop verifying.
+   */
+  replaceKey(kid: string): Promise<{ kid: string }>
   /** Registers another client. */
   addClient(client: ClientDefinition): Promise<void>
 }
@@ -348,6 +354,13 @@ class RealmImpl implements Realm {
     if (remaining.length === 0) throw new Error('cannot remove the last key')
     this.#keys = remaining
     this.#rebuild()
+  }
+
+  async replaceKey(kid: string): Promise<{ kid: string }> {
+    if (!this.#keys.some((k) => k.kid === kid)) throw new Error(`no key "${kid}"`)
+    this.#keys = [await newSigningKey(this.#signingAlg, kid), ...this.#keys.filter((k) => k.kid !== kid)]
+    this.#rebuild()
+    return { kid }
   }
 
   async addClient(client: ClientDefinition): Promise<void> {

@@ -4,17 +4,17 @@
  */
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildBundle } from '../../src/policy/build.ts'
 import type { Principal } from '../../src/verify/principal.ts'
+import { tempDir } from './temp.ts'
 
 let dir: string | undefined
 
 /** Writes `data` as data.json, builds a bundle with the library (+ extra Rego folders) and returns its path. */
 export async function buildTestBundle(data: unknown, options: { include?: string[]; revision?: string } = {}): Promise<string> {
-  dir ??= await mkdtemp(join(tmpdir(), 'mcp-authz-test-'))
+  dir ??= await tempDir('mcp-authz-test-')
   const key = createHash('sha256').update(JSON.stringify([data, options])).digest('hex').slice(0, 16)
   const out = join(dir, `${key}.tar.gz`)
   if (existsSync(out)) return out

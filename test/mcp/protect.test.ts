@@ -7,10 +7,15 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
-import { CallToolRequestSchema, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js'
+import { CallToolRequestSchema, ListToolsRequestSchema, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { createServer, type Server as HttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after } from 'node:test'
 import { z } from 'zod'
 import { createAuthz, type Authz, type DecisionEvent } from '../../src/authz.ts'
-import { getPrincipal, protect } from '../../src/mcp/index.ts'
+import { getPrincipal, mcpAuthzHandler, protect } from '../../src/mcp/index.ts'
 import { staticPrincipal } from '../../src/verify/index.ts'
 import type { Principal } from '../../src/verify/principal.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
@@ -19,7 +24,8 @@ const data = {
   mcp_authz: {
     resource: 'https://notes.example.test/mcp',
     issuers: {},
-    defaults: { read_scope: 'notes:read', write_scope: 'notes:write' },
+    // peek and poke are unlisted: their scopes come from their annotations (an explicit opt-in).
+    defaults: { read_scope: 'notes:read', write_scope: 'notes:write', unlisted_tools: 'by_annotation' },
     tools: {
       notes_read: { scopes: ['notes:read'] },
       notes_write: { scopes: ['notes:write'], arguments: { folder: { enum: ['personal', 'work'] } } },
@@ -127,5 +133,152 @@ describe('protect(Server) — the low-level server', () => {
     assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['peek'])
     assert.deepEqual((await client.callTool({ name: 'peek', arguments: {} })).content, [{ type: 'text', text: 'peek:alice' }])
     await assert.rejects(client.callTool({ name: 'poke', arguments: {} }), (e: unknown) => e instanceof McpError && e.code === -32003)
+  })
+})
+
+// A resource the policy refuses must not be read through any spelling of its URI: the policy
+// decides on the URI McpServer resolves, and the handler receives exactly that URI.
+describe('resource URIs through a real McpServer: decided as resolved, handed as decided', () => {
+  const RESOURCE = 'https://notes.example.test/mcp'
+  const resourceData = {
+    mcp_authz: {
+      resource: RESOURCE,
+      issuers: {},
+      defaults: { read_scope: 'notes:read', write_scope: 'notes:write' },
+      resources: [{ prefix: 'notes://', scopes: ['notes:read'] }, { prefix: 'notes://private/', scopes: ['notes:admin'] }],
+    },
+  }
+  const SECRET = 'TOP SECRET'
+  const admin = staticPrincipal({ subject: 'root', scopes: ['notes:read', 'notes:admin'] })
+  let guarded: Authz
+  let secretReads = 0
+  const received: Array<{ method: string; uri: string }> = []
+  before(async () => {
+    guarded = await createAuthz({ bundle: await buildTestBundle(resourceData) })
+  })
+
+  function vault(): McpServer {
+    const server = new McpServer({ name: 'vault', version: '1.0.0' })
+    const store: Record<string, Record<string, string>> = { private: { secret: SECRET }, public: { a: 'hello' } }
+    server.registerResource('secret', 'notes://private/secret', {}, async (uri) => {
+      secretReads++
+      received.push({ method: 'resources/read', uri: uri.href })
+      return { contents: [{ uri: uri.href, text: SECRET }] }
+    })
+    server.registerResource('note', new ResourceTemplate('notes://{folder}/{id}', {
+      list: undefined,
+      complete: { id: (value) => { received.push({ method: 'completion/complete', uri: 'notes://{folder}/{id}' }); return Object.keys(store.private!).filter((k) => k.startsWith(value)) } },
+    }), {}, async (uri, vars) => {
+      received.push({ method: 'resources/read', uri: uri.href })
+      const text = store[String(vars.folder)]?.[String(vars.id)]
+      if (vars.folder === 'private') secretReads++
+      if (text === undefined) throw new McpError(-32002, 'Resource not found')
+      return { contents: [{ uri: uri.href, text }] }
+    })
+    server.server.registerCapabilities({ resources: { subscribe: true } })
+    for (const schema of [SubscribeRequestSchema, UnsubscribeRequestSchema]) {
+      server.server.setRequestHandler(schema, async (req) => {
+        received.push({ method: req.method, uri: req.params.uri })
+        return {}
+      })
+    }
+    return server
+  }
+  async function vaultClient(principal: Principal): Promise<Client> {
+    const server = vault()
+    protect(server, guarded, { principal })
+    const [a, b] = InMemoryTransport.createLinkedPair()
+    await server.connect(a)
+    const client = new Client({ name: 't', version: '1' })
+    await client.connect(b)
+    return client
+  }
+
+  const MUTATIONS = [
+    'notes://private/secret', 'NOTES://private/secret', 'nOtEs://private/secret', 'notes://private/./secret', 'notes://private/x/../secret',
+    'notes://private/x/%2e%2e/secret', 'notes://private/x/%2E%2E/secret', 'notes://private/x/.%2e/secret', 'notes://private/%2e/secret',
+    'notes://private:/secret', 'notes://@private/secret', 'notes://:@private/secret', 'notes://user:pw@private/secret', 'notes://public@private/secret',
+    'notes://private/\tsecret', 'notes://private/secret\n', 'notes://pri\rvate/secret', ' notes://private/secret', 'notes://private/secret ',
+    '\u0000notes://private/secret', 'notes://private/secret#x', 'notes://private/secret?x', 'notes://private/secret/.', 'notes://private/secret/x/..',
+    'notes://private//secret', 'notes://public/../private/secret', 'notes://private/secret/', 'notes:/private/secret', 'notes:private/secret',
+  ]
+
+  it('no spelling of a refused resource reaches its handler, over reads, subscriptions and completions', async () => {
+    const reader = await vaultClient(writer) // notes:read notes:write, not notes:admin
+    secretReads = 0
+    received.length = 0
+    for (const uri of MUTATIONS) {
+      const got = await reader.readResource({ uri }).catch((e: unknown) => e)
+      if (got instanceof McpError) {
+        assert.ok([-32003, -32602, -32002].includes(got.code), `${JSON.stringify(uri)}: ${got.code} ${got.message}`)
+      } else {
+        assert.ok(!JSON.stringify(got).includes(SECRET), `${JSON.stringify(uri)} read the secret`)
+      }
+      await reader.subscribeResource({ uri }).catch(() => undefined)
+      await reader.unsubscribeResource({ uri }).catch(() => undefined)
+    }
+    const completion = await reader.complete({ ref: { type: 'ref/resource', uri: 'NOTES://private/./{id}' }, argument: { name: 'id', value: 's' } }).catch((e: unknown) => e)
+    assert.ok(completion instanceof McpError && completion.code === -32003)
+    assert.equal(secretReads, 0, 'the secret was never read')
+    assert.deepEqual(received.filter((r) => new URL(r.uri.replace(/[{}]/g, '')).host === 'private'), [], `handlers reached for private URIs: ${JSON.stringify(received)}`)
+  })
+
+  it('what a handler receives is the canonical URI that was decided', async () => {
+    const root = await vaultClient(admin)
+    received.length = 0
+    secretReads = 0
+    const got = await root.readResource({ uri: 'NOTES://private/x/%2e%2e/secret' })
+    assert.equal((got.contents[0] as { text?: string }).text, SECRET)
+    await root.subscribeResource({ uri: 'Notes://private/./secret' })
+    await root.unsubscribeResource({ uri: 'notes://private:/secret' })
+    // The SDK compares completion refs as strings: the canonical ref handed on finds the template.
+    assert.deepEqual((await root.complete({ ref: { type: 'ref/resource', uri: 'NOTES://{folder}/{id}' }, argument: { name: 'id', value: 's' } })).completion.values, ['secret'])
+    assert.deepEqual((await root.complete({ ref: { type: 'ref/resource', uri: 'notes://{folder}/{id}' }, argument: { name: 'id', value: 's' } })).completion.values, ['secret'])
+    assert.deepEqual(received, [
+      { method: 'resources/read', uri: 'notes://private/secret' },
+      { method: 'resources/subscribe', uri: 'notes://private/secret' },
+      { method: 'resources/unsubscribe', uri: 'notes://private/secret' },
+      { method: 'completion/complete', uri: 'notes://{folder}/{id}' },
+      { method: 'completion/complete', uri: 'notes://{folder}/{id}' },
+    ])
+    assert.equal(secretReads, 1)
+  })
+
+  it('over Streamable HTTP too: the guard hands the transport the canonical message', async (t) => {
+    const tokens: Record<string, Principal> = { reader: writer, admin }
+    const authzHttp = await createAuthz({ bundle: await buildTestBundle(resourceData), verifier: { async verify(token) { const p = tokens[token]; if (!p) throw Object.assign(new Error('bad token'), { code: 'ERR_JWT_INVALID' }); return p } } })
+    const http: HttpServer = createServer(mcpAuthzHandler({
+      authz: authzHttp,
+      handle: async (req, res, body) => {
+        // Stateless: one server and transport per request.
+        const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+        await protect(vault(), authzHttp).connect(transport)
+        await transport.handleRequest(req, res, body)
+      },
+    }))
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    t.after(async () => {
+      http.closeAllConnections()
+      await new Promise((resolve) => http.close(resolve))
+    })
+    const url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`)
+    const connectAs = async (token: string) => {
+      const client = new Client({ name: 't', version: '1' })
+      await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+      t.after(() => client.close())
+      return client
+    }
+    secretReads = 0
+    received.length = 0
+    const reader = await connectAs('reader')
+    for (const uri of MUTATIONS) {
+      const got = await reader.readResource({ uri }).catch((e: unknown) => e)
+      assert.ok(!JSON.stringify(got ?? null).includes(SECRET), `${JSON.stringify(uri)} read the secret over HTTP`)
+    }
+    assert.equal(secretReads, 0)
+    const root = await connectAs('admin')
+    received.length = 0
+    assert.equal(((await root.readResource({ uri: 'NOTES://private/a/../secret' })).contents[0] as { text?: string }).text, SECRET)
+    assert.deepEqual(received, [{ method: 'resources/read', uri: 'notes://private/secret' }])
   })
 })

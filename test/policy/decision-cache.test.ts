@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import type { Action } from '../../src/action/action.ts'
@@ -6,9 +10,14 @@ import { createAuthz, type DecisionEvent } from '../../src/authz.ts'
 import { DecisionCache, ENTRY_OVERHEAD_BYTES, entryBytes } from '../../src/policy/decision-cache.ts'
 import type { Decision } from '../../src/policy/decision.ts'
 import type { Principal } from '../../src/verify/principal.ts'
+import { LIBRARY_DIR } from '../../src/policy/build.ts'
 import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
+import { tempDir } from '../helpers/temp.ts'
 
-const cacheable = { mcp_authz: { ...testData.mcp_authz, decision_cache: true } }
+const run = promisify(execFile)
+
+// `annotated` has a rule without scopes: its scope comes from its annotations (read when readOnlyHint).
+const cacheable = { mcp_authz: { ...testData.mcp_authz, tools: { ...testData.mcp_authz.tools, annotated: {} }, decision_cache: true } }
 const alice: Principal = { ...testPrincipal, expiresAt: Math.floor(Date.now() / 1000) + 3600 }
 const readCall = (id = 1) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'notes_read' } })
 
@@ -71,15 +80,17 @@ describe('decision cache', () => {
       [alice, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_delete' } }],
       [alice, { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'notes://a' } }],
       [alice, { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'notes://private/a' } }],
-      [alice, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read', _meta: { progressToken: 1 } } }],
     ]
     for (const [p, m] of variants) authz.decide(p, m)
     assert.equal(evaluations(), 1 + variants.length)
+    // `_meta` that no rule reads does not reach the policy, so it does not split the cache.
+    authz.decide(alice, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read', _meta: { progressToken: 1 } } })
+    assert.equal(evaluations(), 1 + variants.length)
     // Annotations and arguments that reach the policy are part of the key.
     const before = evaluations()
-    const unlisted = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'unlisted' } }
-    assert.equal(authz.decide(alice, unlisted).allow, false)
-    assert.equal(authz.decide(alice, unlisted, { annotations: { readOnlyHint: true } }).allow, true)
+    const annotated = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'annotated' } }
+    assert.equal(authz.decide(alice, annotated).allow, false)
+    assert.equal(authz.decide(alice, annotated, { annotations: { readOnlyHint: true } }).allow, true)
     const write = (title: string) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_write', arguments: { title } } })
     const writer = { ...alice, scopes: ['notes:read', 'notes:write'] }
     assert.equal(authz.decide(writer, write('short')).allow, true)
@@ -138,11 +149,48 @@ describe('decision cache', () => {
     assert.equal(evaluations(), 3)
   })
 
-  test('disabled unless the bundle declares decision_cache: true', async () => {
-    const { authz, evaluations } = await counted(testData)
+  test('on when the bundle proves its decisions deterministic, whatever the data declares; off when the data says false', async () => {
+    const proven = await counted(testData, 'c-proven')
+    proven.authz.decide(alice, readCall())
+    proven.authz.decide(alice, readCall())
+    assert.equal(proven.evaluations(), 1, 'mcp-authz build proved it: cached without any declaration')
+    const off = await counted({ mcp_authz: { ...testData.mcp_authz, decision_cache: false } }, 'c-off')
+    off.authz.decide(alice, readCall())
+    off.authz.decide(alice, readCall())
+    assert.equal(off.evaluations(), 2)
+  })
+
+  test('off when a custom rule reads time, the request id or the call id, and for a bundle nobody analysed', async () => {
+    const dir = await tempDir('mcp-authz-cache-rego-')
+    const rules = {
+      time: 'deny contains {"code": "night", "message": "closed at night"} if time.clock([time.now_ns(), "UTC"])[0] < 0',
+      request: 'deny contains {"code": "req", "message": "request id"} if input.context.request_id == "x"',
+      id: 'deny contains {"code": "id", "message": "call id"} if input.action.id == "x"',
+    }
+    for (const [name, rule] of Object.entries(rules)) {
+      await mkdir(join(dir, name))
+      await writeFile(join(dir, name, 'custom.rego'), `package mcp.authz.custom\n\nimport rego.v1\n\n${rule}\n`)
+      const authz = await createAuthz({ bundle: await buildTestBundle(testData, { include: [join(dir, name)], revision: `c-${name}` }), decisionCache: {} })
+      assert.equal(authz.bundle.analysis?.nondeterministic === true || authz.bundle.analysis?.inputRefs.length !== 0, true)
+      let evaluations = 0
+      const original = authz.bundle.policy.evaluate.bind(authz.bundle.policy)
+      authz.bundle.policy.evaluate = ((input: unknown, entrypoint?: number | string) => (evaluations++, original(input, entrypoint))) as typeof original
+      authz.decide(alice, readCall(1))
+      authz.decide(alice, readCall(1))
+      assert.equal(evaluations, 2, `${name}: not cached`)
+    }
+    // Built with plain opa build: no analysis, no proof, no cache.
+    const plain = join(dir, 'plain.tar.gz')
+    await writeFile(join(dir, 'data.json'), JSON.stringify(testData))
+    await run(process.env.MCP_AUTHZ_OPA ?? 'opa', ['build', '-t', 'wasm', '-e', 'mcp/authz/decision', '-e', 'mcp/authz/visible', '--ignore', '*_test.rego', '-o', plain, LIBRARY_DIR, join(dir, 'data.json')])
+    const authz = await createAuthz({ bundle: plain, decisionCache: {} })
+    assert.equal(authz.bundle.analysis, undefined)
+    let evaluations = 0
+    const original = authz.bundle.policy.evaluate.bind(authz.bundle.policy)
+    authz.bundle.policy.evaluate = ((input: unknown, entrypoint?: number | string) => (evaluations++, original(input, entrypoint))) as typeof original
     authz.decide(alice, readCall())
     authz.decide(alice, readCall())
-    assert.equal(evaluations(), 2)
+    assert.equal(evaluations, 2)
   })
 
   test('disabled unless the config asks for it', async () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, test } from 'node:test'
@@ -11,6 +10,7 @@ import { PolicyEngine } from '../../src/policy/engine.ts'
 import { PolicyError } from '../../src/policy/errors.ts'
 import type { Principal } from '../../src/verify/principal.ts'
 import { buildTestBundle, testData, testPrincipal } from '../helpers/bundle.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 const run = promisify(execFile)
 const alice: Principal = testPrincipal
@@ -74,7 +74,7 @@ describe('policy engine: loading and atomic reload', () => {
   })
 
   test('a bundle without the visible entrypoint is refused', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-ep-'))
+    const dir = await tempDir('mcp-authz-ep-')
     await writeFile(join(dir, 'data.json'), JSON.stringify(testData))
     // The library annotates both entrypoints; a hand-written policy exports only one.
     await writeFile(join(dir, 'only.rego'), 'package mcp.authz\n\ndecision := {"allow": false, "reasons": [], "required_scopes": []}\n')

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtemp, readFile, rename, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { after, before, describe, it } from 'node:test'
@@ -12,6 +11,7 @@ import { createBundleLoader } from '../../src/policy/loader.ts'
 import { createSignatureVerifier, untarFiles } from '../../src/policy/signature.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
 import { bundleServer, eventually, quickData } from './helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 async function repack(files: Map<string, Buffer>): Promise<Buffer> {
   const pack = tarStream.pack()
@@ -31,7 +31,7 @@ describe('bundles in operation', () => {
   })
 
   it('reloads a watched local bundle when the file is replaced, and keeps the last good one on a bad file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-watch-'))
+    const dir = await tempDir('mcp-authz-watch-')
     const path = join(dir, 'bundle.tar.gz')
     await writeFile(path, r1)
     const authz = await createAuthz({ bundle: path })
@@ -90,7 +90,7 @@ describe('bundles in operation', () => {
     let signed: Buffer
     let publicKey: string
     before(async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-sign-'))
+      const dir = await tempDir('mcp-authz-sign-')
       const pair = generateKeyPairSync('rsa', { modulusLength: 2048 })
       publicKey = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString()
       await writeFile(join(dir, 'key.pem'), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }))
@@ -127,7 +127,7 @@ describe('bundles in operation', () => {
     it('a loader with signature verification keeps the last good bundle on a bad signature', async () => {
       const authz = await createAuthz({ bundle: signed })
       const errors: string[] = []
-      const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-sigload-'))
+      const dir = await tempDir('mcp-authz-sigload-')
       await writeFile(join(dir, 'b.tar.gz'), r2)
       const loader = createBundleLoader({ target: authz, path: join(dir, 'b.tar.gz'), verify: await createSignatureVerifier({ publicKey }), onError: (_e, why) => errors.push(why) })
       await assert.rejects(loader.refresh())

@@ -3,15 +3,14 @@
  * temporary directory, and an app listening on 127.0.0.1:0.
  */
 import { createServer, type Server } from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAuthz, type Authz } from '../../src/authz.ts'
 import { buildServer, type ServerOptions } from '../../src/server/app.ts'
-import { DEV_ISSUER, ensureDevIssuer, mintDevToken } from '../../src/server/dev-issuer.ts'
-import { createServerMetrics, type ServerMetrics } from '../../src/server/metrics.ts'
+import { DEV_ISSUER, ensureDevIssuer, mintDevToken } from '../../src/runtime/dev-issuer.ts'
+import { createServerMetrics, type ServerMetrics } from '../../src/observability/prometheus.ts'
 import { createTokenVerifier } from '../../src/verify/index.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 export const RESOURCE = 'http://127.0.0.1:8181/mcp'
 
@@ -34,23 +33,14 @@ export interface Harness {
 
 /** Starts an endpoint with the dev issuer trusted; options are passed to buildServer. */
 export async function startHarness(options: Partial<ServerOptions> = {}, data: unknown = quickData): Promise<Harness> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-dev-'))
+  const dir = await tempDir('mcp-authz-dev-')
   const { jwks } = await ensureDevIssuer(dir)
   const metrics = createServerMetrics({ processMetrics: false })
   const verifier = createTokenVerifier({ audience: RESOURCE, issuers: [{ issuer: DEV_ISSUER, jwks: jwks as never, algorithms: ['ES256'], tenant: 'acme' }] })
   const authz = await createAuthz({ bundle: await buildTestBundle(data), verifier, onDecision: metrics.observeDecision })
   const app = buildServer({ authz, verifier, metrics, ...options })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
-  return {
-    url,
-    authz,
-    metrics,
-    token: (scope) => mintDevToken({ audience: RESOURCE, scope, dir }),
-    close: async () => {
-      await app.close()
-      await rm(dir, { recursive: true, force: true })
-    },
-  }
+  return { url, authz, metrics, token: (scope) => mintDevToken({ audience: RESOURCE, scope, dir }), close: () => app.close() }
 }
 
 /** JSON POST with a bounded wait. */

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, it } from 'node:test'
 import { parseConfig } from '../../src/config/load.ts'
-import { mintDevToken } from '../../src/server/dev-issuer.ts'
+import { mintDevToken } from '../../src/runtime/dev-issuer.ts'
 import { startServer, type RunningServer } from '../../src/server/start.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
 import { bundleServer, call, eventually, post, quickData, RESOURCE } from './helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 // Two stateless replicas poll one bundle server; publishing a new bundle moves both to it.
 const bs = bundleServer()
@@ -15,7 +15,7 @@ const replicas: RunningServer[] = []
 let devDir: string
 
 before(async () => {
-  devDir = await mkdtemp(join(tmpdir(), 'mcp-authz-scale-'))
+  devDir = await tempDir('mcp-authz-scale-')
   bs.set(await readFile(await buildTestBundle(quickData, { revision: 'r1' })), '"r1"')
   const url = await bs.listen()
   for (let i = 0; i < 2; i++) {

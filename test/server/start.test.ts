@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
 import { parseConfig } from '../../src/config/load.ts'
-import { mintDevToken } from '../../src/server/dev-issuer.ts'
+import { mintDevToken } from '../../src/runtime/dev-issuer.ts'
 import { startServer } from '../../src/server/start.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
 import { call, post, quickData, RESOURCE } from './helpers.ts'
+import { tempDir } from '../helpers/temp.ts'
 
 it('serve from a configuration: dev issuer trusted, decisions logged with their revision, JWKS served', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-start-'))
+  const dir = await tempDir('mcp-authz-start-')
   const logFile = join(dir, 'decisions.jsonl')
   const config = parseConfig(
     { bundle: { path: await buildTestBundle(quickData, { revision: 'r1' }) }, devIssuer: { dir: join(dir, 'dev') }, decisionLog: { sinks: [{ type: 'file', path: logFile }] }, server: { port: 0, devIssuer: true } },

@@ -8,7 +8,12 @@
  * - every decision logged exactly once: the decision ids the clients got (the
  *   `Mcp-Authz-Decision-Id` header, the endpoint's `decision_id`) are exactly the decision ids of
  *   the records the decision logger wrote, each once;
- * - memory flat: WASM linear memory unchanged after warm-up, RSS growth under 50 %.
+ * - memory flat: WASM linear memory unchanged after warm-up; live memory (JS heap + external,
+ *   read after a full GC every 500 ms) and RSS on a plateau over the second half of the run — the
+ *   trend of a least-squares line through the readings, not two points of the GC sawtooth
+ *   (`plateau.ts`). A leak raises the trend: `SOAK_LEAK_BYTES=2048 node --test test/soak/soak.test.ts`
+ *   makes the decision-log sink keep 2 KiB per record, and the run fails (measured runs in
+ *   `test/soak/README.md`).
  *
  * Duration: `SOAK_SECONDS` (default 10, as in CI; 60 locally: `SOAK_SECONDS=60 node --test test/soak/`).
  * Concurrency: `SOAK_CONCURRENCY` (default 16).
@@ -28,6 +33,7 @@ import { buildServer } from '../../src/server/app.ts'
 import { createTokenVerifier } from '../../src/verify/index.ts'
 import { buildTestBundle, testData } from '../helpers/bundle.ts'
 import { accessClaims, jwksOf, makeKey, mint } from '../helpers/verify-tokens.ts'
+import { plateau, type MemorySample } from './plateau.ts'
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 10)
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16)
@@ -35,6 +41,10 @@ const WARMUP_SECONDS = Number(process.env.SOAK_WARMUP_SECONDS ?? 3)
 const ISSUER = 'https://as.example.com'
 const AUD = testData.mcp_authz.resource
 const POOL = 40 // distinct tokens per kind (memoization and misses both exercised)
+/** Bytes the decision-log sink keeps per record: an injected leak, to see the memory check fail. Default 0. */
+const LEAK_BYTES = Number(process.env.SOAK_LEAK_BYTES ?? 0)
+const SAMPLE_MS = 500
+const MiB = 1048576
 
 interface Kind {
   name: string
@@ -56,6 +66,7 @@ const logged = new Map<string, number>()
 let kinds: Kind[] = []
 let tokenInRecord = 0
 let loggedTotal = 0
+const leaked: number[][] = []
 
 const call = (name: string, args: Record<string, unknown>) => JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args } })
 
@@ -93,6 +104,8 @@ before(async () => {
       logged.set(record.decision_id, (logged.get(record.decision_id) ?? 0) + 1)
       // Every token of this run is a JWT ("eyJ…"): none may reach a record, input included.
       if (JSON.stringify(record).includes('eyJ')) tokenInRecord++
+      // A JS-heap leak: an array of LEAK_BYTES / 8 numbers (8 bytes each) kept per record.
+      if (LEAK_BYTES > 0) leaked.push(new Array<number>(LEAK_BYTES >> 3).fill(leaked.length))
     },
     flush: async () => {},
     close: async () => {},
@@ -120,7 +133,7 @@ const gc = runInNewContext('gc') as () => void
 const memory = () => {
   gc()
   const m = process.memoryUsage()
-  return { rss: m.rss, heap: m.heapUsed, wasm: wasmBytes() }
+  return { rss: m.rss, live: m.heapUsed + m.external, heap: m.heapUsed, wasm: wasmBytes() }
 }
 
 const wasmBytes = () => (authz.bundle.policy as unknown as { mem: { buffer: ArrayBuffer } }).mem.buffer.byteLength
@@ -206,17 +219,39 @@ it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, th
       }),
     )
   }
-  const samples: Array<{ s: number; rss: number; heap: number; ext: number; ab: number }> = []
-  const t0 = Date.now()
-  const sampler = setInterval(() => samples.push({ s: Math.round((Date.now() - t0) / 100) / 10, rss: mib(process.memoryUsage().rss), heap: mib(process.memoryUsage().heapUsed), ext: mib(process.memoryUsage().external), ab: mib(process.memoryUsage().arrayBuffers) }), 1000)
-  // Warm-up (JIT, memo, sockets, allocator arenas, WASM heap), then the measured run.
+  // Warm-up (JIT, memo, sockets, allocator arenas, WASM heap), then the measured run, read every
+  // SAMPLE_MS after a full GC.
   await run(WARMUP_SECONDS)
   const start = memory()
-  await run(SECONDS)
-  clearInterval(sampler)
+  const live: MemorySample[] = []
+  const rss: MemorySample[] = []
+  const answered: number[] = []
+  const t0 = performance.now()
+  const read = () => {
+    const m = memory()
+    const t = (performance.now() - t0) / 1000
+    live.push({ t, bytes: m.live })
+    rss.push({ t, bytes: m.rss })
+    answered.push(requests)
+  }
+  read()
+  const sampler = setInterval(read, SAMPLE_MS)
+  try {
+    await run(SECONDS)
+  } finally {
+    clearInterval(sampler)
+  }
   await logger.flush()
+  read()
   const end = memory()
-  if (process.env.SOAK_VERBOSE) console.log(JSON.stringify(samples))
+  if (process.env.SOAK_VERBOSE) console.log(JSON.stringify(live.map((s, i) => ({ t: Math.round(s.t * 10) / 10, live: mib(s.bytes), rss: mib((rss[i] as MemorySample).bytes) }))))
+  // Live memory must be flat within 2 MiB or 5 %; RSS, which the allocator returns to the system
+  // late and unevenly, within 64 MiB or 25 % — a leak of a few KiB per request exceeds both.
+  const liveTrend = plateau(live, { floorBytes: 2 * MiB, fraction: 0.05 })
+  const rssTrend = plateau(rss, { floorBytes: 64 * MiB, fraction: 0.25 })
+  // The smallest per-request leak this run could see: the bound spread over the second half's requests.
+  const secondHalf = (answered.at(-1) ?? 0) - (answered[live.length - liveTrend.n] ?? 0)
+  const sensitivity = Math.round(liveTrend.limit / Math.max(1, secondHalf))
 
   // Every decision logged exactly once, and exactly the decisions the clients were told about:
   // whatever is left in `logged` was never seen by a client.
@@ -226,7 +261,9 @@ it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, th
     `soak: ${SECONDS} s, ${CONCURRENCY} connections, requests ${requests} (${Math.round(requests / SECONDS)}/s), failed ${errors}, unexpected ${unexpected.length}; ` +
       `statuses ${[...statuses.entries()].sort().map(([k, v]) => `${k}=${v}`).join(' ')}; ` +
       `decision ids: clients ${clientIds}, logged ${loggedTotal}, duplicates ${duplicates}, missing ${missing}, extra ${extra}, records with a token ${tokenInRecord}; ` +
-      `RSS ${mib(start.rss)}→${mib(end.rss)} MiB, JS heap ${mib(start.heap)}→${mib(end.heap)} MiB, WASM ${mib(start.wasm)}→${mib(end.wasm)} MiB`,
+      `RSS ${mib(start.rss)}→${mib(end.rss)} MiB, live (heap + external, after GC) ${mib(start.live)}→${mib(end.live)} MiB, WASM ${mib(start.wasm)}→${mib(end.wasm)} MiB; ` +
+      `second-half trend: live ${mib(liveTrend.growth)} MiB (limit ${mib(liveTrend.limit)}, ${liveTrend.n} samples, ${secondHalf} requests: a leak of ${sensitivity} B/request or more fails), RSS ${mib(rssTrend.growth)} MiB (limit ${mib(rssTrend.limit)})` +
+      (LEAK_BYTES > 0 ? `; injected leak ${LEAK_BYTES} B/record, ${mib(leaked.length * LEAK_BYTES)} MiB kept` : ''),
   )
   assert.deepEqual(unexpected.slice(0, 10), [], `${unexpected.length} unexpected answers`)
   assert.equal(errors, 0)
@@ -237,7 +274,6 @@ it(`soak: ${SECONDS} s × ${CONCURRENCY} connections, mixed tokens and calls, th
   assert.equal(logger.stats().dropped + logger.stats().failed, 0)
   assert.equal(tokenInRecord, 0, 'a token reached the decision log')
   assert.equal(end.wasm, start.wasm, 'WASM memory grew after warm-up')
-  assert.ok(end.rss < start.rss * 1.5, `RSS grew by more than 50 %: ${mib(start.rss)} → ${mib(end.rss)} MiB`)
-  // The client side keeps one decision id per request (a few MiB): allow for it, and nothing else.
-  assert.ok(end.heap < start.heap * 1.5 + 16 * 1048576, `JS heap (after GC) grew by more than 50 %: ${mib(start.heap)} → ${mib(end.heap)} MiB`)
+  assert.ok(liveTrend.ok, `live memory (after GC) still rising over the second half: +${mib(liveTrend.growth)} MiB (limit ${mib(liveTrend.limit)} MiB)`)
+  assert.ok(rssTrend.ok, `RSS still rising over the second half: +${mib(rssTrend.growth)} MiB (limit ${mib(rssTrend.limit)} MiB)`)
 })

@@ -25,7 +25,7 @@ describe('verifier configuration', () => {
     assert.deepEqual(DEFAULT_ALGORITHMS, ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'])
     assert.deepEqual(iss.requiredClaims, ['iss', 'exp', 'aud', 'sub'])
     assert.equal(iss.requireTyp, true)
-    assert.deepEqual([iss.jwksTimeoutMs, iss.jwksCooldownMs, iss.jwksCacheMaxAgeMs, iss.jwksMaxBytes], [5000, 30000, 600000, 262144])
+    assert.deepEqual([iss.jwksTimeoutMs, iss.jwksCooldownMs, iss.jwksCacheMaxAgeMs, iss.jwksMaxBytes], [5000, 1000, 600000, 262144])
     const i = r.introspection
     assert.ok(i !== undefined)
     assert.deepEqual(
@@ -39,8 +39,9 @@ describe('verifier configuration', () => {
     ['nothing to verify with', { audience: AUD }, /at least one of issuers, introspection, apiKeys/],
     ['no audience', { issuers: [remote] }, /"audience" is required/],
     ['an audience that is not a URI', { audience: 'mcp', issuers: [remote] }, /"audience" must be an absolute/],
-    ['an issuer without keys', { audience: AUD, issuers: [{ issuer: 'https://a.example' }] }, /"issuers\[0\]" must set exactly one of jwksUri, jwks, jwksFile/],
-    ['an issuer with two key sources', { audience: AUD, issuers: [{ ...remote, jwks: { keys: [] } }] }, /"issuers\[0\]" must set exactly one/],
+    ['an issuer without keys that cannot be discovered (plain http)', { audience: AUD, issuers: [{ issuer: 'http://a.example' }] }, /"issuers\[0\]\.issuer" must be an https URL \(plain http only on loopback\) to find its keys by discovery/],
+    ['an issuer string that cannot be discovered', { audience: AUD, issuers: ['urn:example:issuer'] }, /"issuers\[0\]\.issuer" must be an https URL/],
+    ['an issuer with two key sources', { audience: AUD, issuers: [{ ...remote, jwks: { keys: [] } }] }, /"issuers\[0\]" must set at most one of jwksUri, jwks, jwksFile/],
     ['plain http JWKS off loopback', { audience: AUD, issuers: [{ ...remote, jwksUri: 'http://as.example.test/jwks' }] }, /"issuers\[0\]\.jwksUri" must be an https URL/],
     ['HS256 allowed', { audience: AUD, issuers: [{ ...remote, algorithms: ['HS256' as 'RS256'] }] }, /"issuers\[0\]\.algorithms" contains "HS256"/],
     ['alg none allowed', { audience: AUD, issuers: [{ ...remote, algorithms: ['none' as 'RS256'] }] }, /"issuers\[0\]\.algorithms" contains "none"/],

@@ -3,8 +3,7 @@
  * router in front of the verifiers, and remote JWKS failures (fail closed, bounded).
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { JWTPayload } from 'jose'
@@ -14,6 +13,7 @@ import { closedPortUrl, sendJson, startLoopback } from '../helpers/verify-loopba
 import type { LoopbackHandler, LoopbackServer } from '../helpers/verify-loopback.ts'
 import { accessClaims, jwksOf, makeKey, mint } from '../helpers/verify-tokens.ts'
 import type { TestKey } from '../helpers/verify-tokens.ts'
+import { tempDirSync } from '../helpers/temp.ts'
 
 const ISSUER = 'https://as.example.test'
 const AUD = 'https://mcp.example.test/mcp'
@@ -48,7 +48,7 @@ describe('JWT verification', () => {
   })
 
   it('reads the JWKS from a file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'verify-'))
+    const dir = tempDirSync('mcp-authz-verify-')
     try {
       writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwksOf(ec)))
       const verifier = createTokenVerifier({ audience: AUD, issuers: [{ issuer: ISSUER, jwksFile: join(dir, 'jwks.json') }] })
@@ -235,7 +235,8 @@ describe('remote JWKS failures (fail closed)', () => {
 
   it('recovers once the JWKS server answers again', async () => {
     let up = false
-    const verifier = remoteVerifier((_req, res) => (up ? sendJson(res, jwksOf(rsa)) : sendJson(res, {}, 503)))
+    // jwksCooldown 0: a failed fetch is not held (by default it is repeated for one second).
+    const verifier = remoteVerifier((_req, res) => (up ? sendJson(res, jwksOf(rsa)) : sendJson(res, {}, 503)), { jwksCooldown: 0 })
     const token = await mint(rsa, claims())
     assert.equal(await code(verifier.verify(token)), 'ERR_JWKS_UNAVAILABLE')
     up = true

@@ -55,14 +55,16 @@ _refused_by(p, rule) if _role_refused(p, rule)
 
 _refused_by(p, rule) if _tenant_refused(p, rule)
 
+# Each applies only when the rule has the list (binding it is the guard); a list of another type
+# (data that skipped validation) admits nobody.
 _client_refused(p, rule) if {
-	is_array(rule.clients)
-	not object.get(p, "clientId", null) in rule.clients
+	clients := rule.clients
+	not object.get(p, "clientId", null) in clients
 }
 
 _role_refused(p, rule) if {
-	is_array(rule.roles)
-	not _holds_role(p, rule.roles)
+	roles := rule.roles
+	not _holds_role(p, roles)
 }
 
 _holds_role(p, roles) if {
@@ -71,8 +73,8 @@ _holds_role(p, roles) if {
 }
 
 _tenant_refused(p, rule) if {
-	is_array(rule.tenants)
-	not object.get(p, "tenant", null) in rule.tenants
+	tenants := rule.tenants
+	not object.get(p, "tenant", null) in tenants
 }
 
 # Roles claim as an array, whether the token carries an array or a space-delimited string.

@@ -42,3 +42,25 @@ test_method_and_item_rules_both_apply if {
 	d := data.mcp.authz.decision with input as {"principal": writer, "action": call("notes_delete", {})} with data.mcp_authz as c
 	codes(d) == {"role_not_allowed"}
 }
+
+test_method_rule_roles_and_tenants_apply if {
+	roles := object.union(cfg, {"methods": {"tools/call": {"roles": ["operator"]}}})
+	d1 := data.mcp.authz.decision with input as {"principal": alice, "action": call("notes_read", {})} with data.mcp_authz as roles
+	codes(d1) == {"role_not_allowed"}
+	tenants := object.union(cfg, {"methods": {"tools/call": {"tenants": ["globex"]}}})
+	d2 := data.mcp.authz.decision with input as {"principal": alice, "action": call("notes_read", {})} with data.mcp_authz as tenants
+	codes(d2) == {"tenant_not_allowed"}
+}
+
+test_empty_allowlists_admit_nobody if {
+	c := object.union(cfg, {"tools": {"t": {"scopes": [], "clients": [], "roles": [], "tenants": []}}})
+	d := data.mcp.authz.decision with input as {"principal": alice, "action": call("t", {})} with data.mcp_authz as c
+	codes(d) == {"client_not_allowed", "role_not_allowed", "tenant_not_allowed"}
+}
+
+test_roles_claim_of_another_type_holds_no_role if {
+	every roles in [7, {"admin": true}, null, true] {
+		p := object.union(writer, {"claims": {"roles": roles}})
+		codes(decide(p, call("notes_delete", {}))) == {"role_not_allowed"}
+	}
+}

@@ -6,15 +6,27 @@ import rego.v1
 # bundle is accepted). Defaults are read where they are needed, so an allowed call pays for none.
 _cfg := data.mcp_authz
 
-_read_scope := object.get(_cfg, ["defaults", "read_scope"], "mcp:read")
+_read_scope := _default("read_scope")
 
-_write_scope := object.get(_cfg, ["defaults", "write_scope"], "mcp:write")
+_write_scope := _default("write_scope")
 
-_roles_claim := object.get(_cfg, ["defaults", "roles_claim"], "roles")
+_roles_claim := _default("roles_claim")
 
-_unlisted(kind) := object.get(_cfg, ["defaults", concat("", ["unlisted_", kind, "s"])], _unlisted_default[kind])
+_unlisted(kind) := _default(concat("", ["unlisted_", kind, "s"]))
 
-_unlisted_default := {"tool": "by_annotation", "resource": "allow", "prompt": "allow"}
+_default(key) := object.get(_cfg, ["defaults", key], _builtin_defaults[key])
+
+# The value of each data.mcp_authz.defaults key when the data leaves it out. Must equal the
+# "default" of that key in schemas/data.schema.json and the README's table (test/policy/defaults.test.ts
+# checks all three). Default deny: a tool, resource or prompt no rule names is refused.
+_builtin_defaults := {
+	"read_scope": "mcp:read",
+	"write_scope": "mcp:write",
+	"roles_claim": "roles",
+	"unlisted_tools": "deny",
+	"unlisted_resources": "deny",
+	"unlisted_prompts": "deny",
+}
 
 # Kinds every MCP session needs, allowed unless data.mcp_authz.methods says otherwise; items are
 # then governed by their own rules. (Written as equalities: set literals are rebuilt on every
@@ -43,10 +55,38 @@ _item_rule(a) := _cfg.prompts[a.name] if a.kind == "prompt"
 _item_rule(a) := _resource_rule(a.uri) if a.kind == "resource"
 
 _resource_rule(uri) := rule if {
-	matches := [r | some r in object.get(_cfg, "resources", []); startswith(uri, r.prefix)]
+	matches := [r | some r in object.get(_cfg, "resources", []); _prefix_covers(r.prefix, uri)]
 	longest := max([count(r.prefix) | some r in matches])
 	rule := [r | some r in matches; count(r.prefix) == longest][0]
 }
+
+# Prefixes match canonical URIs (the classifier canonicalises, the data validation refuses
+# non-canonical prefixes) at segment boundaries: "notes://a" covers "notes://a", "notes://a/x",
+# "notes://a?q" and "notes://a#f" but not "notes://ab"; a prefix ending in "/", "?" or "#" covers
+# everything that starts with it.
+_prefix_covers(prefix, uri) if prefix == uri
+
+_prefix_covers(prefix, uri) if {
+	startswith(uri, prefix)
+	_ends_at_boundary(prefix)
+}
+
+_prefix_covers(prefix, uri) if {
+	startswith(uri, prefix)
+	_boundary(substring(uri, count(prefix), 1))
+}
+
+_ends_at_boundary(prefix) if endswith(prefix, "/")
+
+_ends_at_boundary(prefix) if endswith(prefix, "?")
+
+_ends_at_boundary(prefix) if endswith(prefix, "#")
+
+_boundary("/")
+
+_boundary("?")
+
+_boundary("#")
 
 # The configured rule for the JSON-RPC method itself (any kind).
 _method_rule(a) := _cfg.methods[a.method]

@@ -24,23 +24,73 @@ test_item_allow_false_denies if {
 	"tool_not_allowed" in codes(d)
 }
 
-test_unlisted_tool_denied_when_configured if {
-	d := data.mcp.authz.decision with input as {"principal": alice, "action": call("unknown_tool", {})}
-		with data.mcp_authz as object.union(cfg, {"defaults": {"unlisted_tools": "deny"}})
+test_unlisted_tool_denied_by_default if {
+	d := decide(object.union(alice, {"scopes": ["notes:read", "notes:write"]}), call("unknown_tool", {}))
 	not d.allow
-	"tool_not_allowed" in codes(d)
+	codes(d) == {"tool_not_allowed"}
+	d.required_scopes == []
 }
 
-test_unlisted_resource_and_prompt_denied_when_configured if {
-	c := object.union(cfg, {"defaults": {"unlisted_resources": "deny", "unlisted_prompts": "deny"}})
-	r := data.mcp.authz.decision with input as {"principal": alice, "action": {"method": "resources/read", "kind": "resource", "uri": "file:///etc"}}
-		with data.mcp_authz as c
-	codes(r) == {"resource_not_allowed"}
-	p := data.mcp.authz.decision with input as {"principal": alice, "action": {"method": "prompts/get", "kind": "prompt", "name": "other"}}
-		with data.mcp_authz as c
-	codes(p) == {"prompt_not_allowed"}
+test_unlisted_read_only_tool_denied_by_default if {
+	d := decide(alice, object.union(call("unknown_tool", {}), {"annotations": {"readOnlyHint": true}}))
+	codes(d) == {"tool_not_allowed"}
 }
 
-test_unlisted_prompt_allowed_by_default if {
-	decide(alice, {"method": "prompts/get", "kind": "prompt", "name": "other"}).allow
+test_unlisted_resource_and_prompt_denied_by_default if {
+	codes(decide(alice, read("file:///etc"))) == {"resource_not_allowed"}
+	codes(decide(alice, prompt("other", {}))) == {"prompt_not_allowed"}
+}
+
+test_unlisted_denied_when_configured_explicitly if {
+	c := {"unlisted_tools": "deny", "unlisted_resources": "deny", "unlisted_prompts": "deny"}
+	codes(decide_with(c, alice, call("unknown_tool", {}))) == {"tool_not_allowed"}
+	codes(decide_with(c, alice, read("file:///etc"))) == {"resource_not_allowed"}
+	codes(decide_with(c, alice, prompt("other", {}))) == {"prompt_not_allowed"}
+}
+
+test_unlisted_prompt_and_resource_allowed_on_opt_in if {
+	c := {"unlisted_resources": "allow", "unlisted_prompts": "allow"}
+	decide_with(c, alice, prompt("other", {})).allow
+	decide_with(c, alice, read("file:///etc")).allow
+	d := decide_with(c, object.union(alice, {"scopes": []}), prompt("other", {}))
+	codes(d) == {"insufficient_scope"}
+	d.required_scopes == ["notes:read"]
+}
+
+test_unlisted_tool_by_annotation_on_opt_in if {
+	c := {"unlisted_tools": "by_annotation"}
+	decide_with(c, alice, object.union(call("lookup", {}), {"annotations": {"readOnlyHint": true}})).allow
+	d := decide_with(c, alice, call("lookup", {}))
+	codes(d) == {"insufficient_scope"}
+	d.required_scopes == ["notes:write"]
+}
+
+test_listed_items_unaffected_by_unlisted_defaults if {
+	decide(alice, call("notes_read", {})).allow
+	decide(alice, read("notes://a")).allow
+	decide(alice, prompt("summarize", {"style": "short"})).allow
+}
+
+test_unlisted_opt_in_does_not_reopen_disabled_items if {
+	c := {"unlisted_tools": "by_annotation"}
+	d := decide_with(c, object.union(alice, {"scopes": ["notes:write"]}), call("disabled", {}))
+	codes(d) == {"tool_not_allowed"}
+}
+
+test_protocol_baseline_open_without_rules if {
+	c := {"resource": cfg.resource, "issuers": cfg.issuers}
+	every a in [
+		{"method": "initialize", "kind": "session"},
+		{"method": "ping", "kind": "session"},
+		{"method": "logging/setLevel", "kind": "session"},
+		{"method": "notifications/initialized", "kind": "notification"},
+		{"method": "response", "kind": "response"},
+		{"method": "tools/list", "kind": "list"},
+		{"method": "resources/list", "kind": "list"},
+		{"method": "resources/templates/list", "kind": "list"},
+		{"method": "prompts/list", "kind": "list"},
+	] {
+		d := data.mcp.authz.decision with input as {"principal": object.union(alice, {"scopes": []}), "action": a} with data.mcp_authz as c
+		d.allow
+	}
 }

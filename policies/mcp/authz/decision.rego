@@ -39,13 +39,12 @@ _denied if {
 
 default allow := false
 
-allow if {
-	_valid_input
-	count(deny) == 0
-}
+# (A malformed input always has the default_deny reason, so no separate check is needed here.)
+allow if count(deny) == 0
 
-# Reasons as a sorted array (set iteration is ordered), so decisions are stable and comparable.
-reasons := [r | some r in deny]
+# Reasons as a sorted array, so decisions are stable and comparable. (Sorted explicitly: set
+# iteration is ordered under opa but in hash order in WASM.)
+reasons := sort([r | some r in deny])
 
 default required_scopes := []
 

@@ -60,12 +60,29 @@ test_fast_path_agrees_with_reasons if {
 		{"principal": alice, "action": {"method": "resources/read", "kind": "resource", "uri": "notes://private/a"}},
 		{"principal": alice, "action": {"method": "prompts/get", "kind": "prompt", "name": "summarize", "arguments": {"style": "x"}}},
 		{"principal": alice, "action": {"method": "tools/list", "kind": "list"}},
+		{"principal": alice, "action": call("unlisted", {})},
+		{"principal": alice, "action": object.union(call("unlisted", {}), {"annotations": {"readOnlyHint": true}})},
+		{"principal": alice, "action": read("file:///etc/passwd")},
+		{"principal": alice, "action": read("notes://private")},
+		{"principal": alice, "action": read("notes:/")},
+		{"principal": alice, "action": prompt("other", {})},
+		{"principal": object.union(alice, {"scopes": ["notes:write"]}), "action": call("notes_write", {"title": "x", "limit": "5"})},
+		{"principal": object.union(alice, {"scopes": ["notes:write"]}), "action": call("notes_write", {"title": "x", "path": ["/notes/"]})},
+		{"principal": object.union(alice, {"scopes": ["notes:write"]}), "action": call("notes_write", {"title": "x", "tags": {}})},
+		{"principal": object.union(alice, {"scopes": ["notes:write"]}), "action": call("notes_write", {"title": "0123456789", "limit": 100, "tags": ["a", "b"]})},
+		{"principal": object.union(alice, {"authMethod": "introspection", "audience": []}), "action": call("notes_read", {})},
+		{"principal": object.remove(alice, ["tenant"]), "action": call("notes_read", {})},
 	]
 	every i in inputs {
 		d := data.mcp.authz.decision with input as i with data.mcp_authz as cfg
 		reasons := data.mcp.authz.deny with input as i with data.mcp_authz as cfg
 		_agree(d.allow, count(reasons))
 	}
+
+	# Both outcomes are exercised, or the agreement would be vacuous.
+	allowed := [i | some i in inputs; data.mcp.authz.decision.allow with input as i with data.mcp_authz as cfg]
+	count(allowed) >= 3
+	count(allowed) < count(inputs)
 }
 
 _agree(true, 0)

@@ -54,4 +54,16 @@ decide(p, a) := d if {
 	d := data.mcp.authz.decision with input as {"principal": p, "action": a} with data.mcp_authz as cfg
 }
 
+# The same decision under cfg with some defaults changed (e.g. an unlisted_* opt-in).
+decide_with(defaults, p, a) := d if {
+	d := data.mcp.authz.decision with input as {"principal": p, "action": a}
+		with data.mcp_authz as object.union(cfg, {"defaults": defaults})
+}
+
+read(uri) := {"method": "resources/read", "kind": "resource", "uri": uri}
+
+prompt(name, args) := {"method": "prompts/get", "kind": "prompt", "name": name, "arguments": args}
+
+messages(d) := {r.message | some r in d.reasons}
+
 codes(d) := {r.code | some r in d.reasons}

@@ -4,11 +4,14 @@ import rego.v1
 
 # Issuer and tenant pinning, and the audience (RFC 8707): who may speak to this server at all.
 # Local credentials (API keys, the stdio principal) are configured by the operator, so issuer and
-# audience checks apply only to federated tokens (JWT, introspection).
+# audience checks skip them; every other principal (JWT, introspection, and anything unknown: fail
+# closed) is federated and checked.
 
-_federated(p) if p.authMethod == "jwt"
+_federated(p) if not _local(p)
 
-_federated(p) if p.authMethod == "introspection"
+_local(p) if p.authMethod == "api_key"
+
+_local(p) if p.authMethod == "static"
 
 # METADATA
 # title: issuer_not_trusted
@@ -21,10 +24,17 @@ deny contains _reason("issuer_not_trusted", concat("", ["issuer \"", input.princ
 # METADATA
 # title: tenant_mismatch
 # description: The issuer is pinned to a tenant and the principal belongs to another (or to none).
-deny contains _reason("tenant_mismatch", concat("", ["issuer \"", input.principal.issuer, "\" is pinned to another tenant"])) if {
+deny contains _reason("tenant_mismatch", concat("", ["issuer \"", input.principal.issuer, "\" is pinned to a tenant and ", _tenant_case(input.principal)])) if {
 	_valid_input
 	_tenant_mismatch(input.principal)
 }
+
+# Which way the tenant is wrong, without naming either tenant.
+_tenant_case(p) := "the principal belongs to another tenant" if {
+	tenant := object.get(p, "tenant", "")
+	is_string(tenant)
+	tenant != ""
+} else := "the principal has no tenant"
 
 # METADATA
 # title: audience_mismatch

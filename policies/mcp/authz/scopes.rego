@@ -3,8 +3,9 @@ package mcp.authz
 import rego.v1
 
 # Required scopes per action: the method rule's scopes plus the item rule's scopes; a tool without
-# explicit scopes gets the read scope when annotated readOnlyHint, the write scope otherwise; a
-# resource or prompt without explicit scopes gets the read scope.
+# explicit scopes (listed, or unlisted under unlisted_tools: by_annotation) gets the read scope when
+# annotated readOnlyHint, the write scope otherwise; a resource or prompt without explicit scopes
+# gets the read scope.
 
 # METADATA
 # title: insufficient_scope
@@ -31,12 +32,13 @@ _method_scopes(a) := object.get(_method_rule(a), "scopes", []) if _method_rule(a
 
 else := []
 
-_item_scopes(a) := _item_rule(a).scopes if _item_rule(a).scopes
+# An item refused whatever the scopes (unlisted under default deny, or allow: false) needs none:
+# naming scopes would promise a step-up that cannot succeed.
+_item_scopes(a) := [] if _item_refused(a)
 
-else := [_read_scope] if {
-	a.kind == "tool"
-	a.annotations.readOnlyHint == true
-}
+else := _item_rule(a).scopes if _item_rule(a).scopes
+
+else := [_read_scope] if a.annotations.readOnlyHint == true
 
 else := [_write_scope] if a.kind == "tool"
 

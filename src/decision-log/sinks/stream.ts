@@ -70,6 +70,9 @@ export function createLineSink(name: string, target: LineTarget, options: Requir
   let pendingBytes = 0
   let pendingLines = 0
 
+  // Set when close() has given up on what was still pending (counted as failed): later callbacks
+  // for those lines must not count them again.
+  let abandoned = false
   function settle(): void {
     if (pendingLines > 0) return
     fullReported = false
@@ -97,6 +100,7 @@ export function createLineSink(name: string, target: LineTarget, options: Requir
       dropFlag = true
     })
     sonic.on('write', (n: number) => {
+      if (abandoned) return
       pendingBytes -= n
       let left = n + headDone
       while (head < queue.length && left >= (queue[head] as number)) {
@@ -154,6 +158,7 @@ export function createLineSink(name: string, target: LineTarget, options: Requir
         if (typeof stream.writableLength === 'number' && stream.writableLength > options.maxBufferBytes) return dropped()
         pendingLines++
         stream.write(line, (error) => {
+          if (abandoned) return
           pendingLines--
           if (error) {
             stats.failed++
@@ -190,6 +195,20 @@ export function createLineSink(name: string, target: LineTarget, options: Requir
 
   async function doClose(): Promise<void> {
     await flush()
+    await end()
+    // What the destination has not confirmed by now (flushTimeoutMs passed) is lost: count it, as
+    // the HTTP sink does, so that written + dropped + failed always adds up after close().
+    if (pendingLines > 0) {
+      const left = pendingLines
+      abandoned = true
+      stats.failed += left
+      queue.length = head = headDone = pendingBytes = pendingLines = 0
+      report(hooks, new DecisionLogError('ERR_DECISION_LOG_WRITE_FAILED', `${name} sink: ${left} record(s) not confirmed written before close (${options.flushTimeoutMs} ms)`, { sink: name }))
+      settle()
+    }
+  }
+
+  async function end(): Promise<void> {
     if (target.kind === 'sonic' && !broken) {
       const { sonic } = target
       await new Promise<void>((resolve) => {

@@ -1,14 +1,15 @@
 /**
- * Prometheus metrics of the decision endpoint, on their own prom-client `Registry` (never the
- * global one, so two servers in one process — and tests — do not collide).
+ * Prometheus metrics of the decision endpoint — and of any embedded server that wants them — on
+ * their own prom-client `Registry` (never the global one, so two servers in one process — and
+ * tests — do not collide). The same metrics are available as OpenTelemetry metrics through
+ * `createOtelDecisionHook` (`src/observability/`); both derive their labels with `decisionLabels`.
+ * See `docs/observability.md`.
  *
  * @module
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { MESSAGE_INVALID } from '../action/errors.ts'
-import type { DecisionEvent } from '../authz.ts'
-
-const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+import type { DecisionEvent } from '../decision-log/record.ts'
+import { decisionLabels, isListFiltering, LATENCY_BUCKETS, stageSeconds, STAGES } from './labels.ts'
 
 /** The endpoint's metrics and the hooks that feed them. */
 export interface ServerMetrics {
@@ -28,19 +29,21 @@ export interface MetricsOptions {
 }
 
 /**
- * Creates the metrics on a fresh registry.
+ * Creates the metrics on a fresh registry. Serve `registry.metrics()` (content type
+ * `registry.contentType`) wherever Prometheus scrapes.
  *
  * @example
  * ```ts
  * const metrics = createServerMetrics()
  * const authz = await createAuthz({ bundle, onDecision: metrics.observeDecision })
+ * app.get('/metrics', async (_req, res) => res.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
  * ```
  */
 export function createServerMetrics(options: MetricsOptions = {}): ServerMetrics {
   const registry = new Registry()
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'mcp_authz_' })
   const decisions = new Counter({ name: 'mcp_authz_decisions_total', help: 'Decisions by result (allow, deny, shadow_deny) and first reason code', labelNames: ['result', 'reason'] as const, registers: [registry] })
-  const latency = new Histogram({ name: 'mcp_authz_decision_duration_seconds', help: 'Decision latency by stage (verify, eval, total)', labelNames: ['stage'] as const, buckets: LATENCY_BUCKETS, registers: [registry] })
+  const latency = new Histogram({ name: 'mcp_authz_decision_duration_seconds', help: 'Decision latency by stage (verify, classify, eval, total)', labelNames: ['stage'] as const, buckets: [...LATENCY_BUCKETS], registers: [registry] })
   const verifyFailures = new Counter({ name: 'mcp_authz_verification_failures_total', help: 'Credential verification failures by error code', labelNames: ['code'] as const, registers: [registry] })
   const bundleInfo = new Gauge({ name: 'mcp_authz_bundle_info', help: 'The policy bundle revision serving (value 1)', labelNames: ['revision'] as const, registers: [registry] })
   const bundleLoaded = new Gauge({ name: 'mcp_authz_bundle_loaded_timestamp_seconds', help: 'When the serving bundle was activated', registers: [registry] })
@@ -49,15 +52,14 @@ export function createServerMetrics(options: MetricsOptions = {}): ServerMetrics
   return {
     registry,
     observeDecision(event) {
-      const result = event.result.allow ? 'allow' : event.enforcement === 'shadow' ? 'shadow_deny' : 'deny'
-      const malformed = event.error?.code === MESSAGE_INVALID
-      const reason = event.result.allow ? 'none' : malformed ? 'invalid_message' : event.error !== undefined ? 'invalid_token' : (event.result.reasons[0]?.code ?? 'unknown')
-      decisions.inc({ result, reason })
-      if (event.error !== undefined && !malformed) verifyFailures.inc({ code: event.error.code })
-      const m = event.metrics
-      if (m.verify_ns !== undefined) latency.observe({ stage: 'verify' }, m.verify_ns / 1e9)
-      if (m.eval_ns !== undefined) latency.observe({ stage: 'eval' }, m.eval_ns / 1e9)
-      latency.observe({ stage: 'total' }, m.total_ns / 1e9)
+      if (isListFiltering(event)) return
+      const labels = decisionLabels(event)
+      decisions.inc({ result: labels.result, reason: labels.reason })
+      if (labels.verificationFailure !== undefined) verifyFailures.inc({ code: labels.verificationFailure })
+      for (const [stage, key] of STAGES) {
+        const seconds = stageSeconds(event, key)
+        if (seconds !== undefined) latency.observe({ stage }, seconds)
+      }
     },
     bundleActivated(revision) {
       bundleInfo.reset()
