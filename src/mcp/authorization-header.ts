@@ -7,7 +7,7 @@
  * @module
  */
 
-/** Longest `Authorization` header value read, in UTF-16 code units. Longer values are an invalid (empty) bearer credential. */
+/** Longest `Authorization` header value read, in UTF-16 code units. A longer value is an empty bearer credential (no usable credential). */
 export const MAX_AUTHORIZATION_LENGTH = 16_384
 
 const SPACE = 0x20
@@ -31,8 +31,8 @@ function isBearerScheme(value: string, from: number, to: number): boolean {
  * The bearer token of an `Authorization` header, as sent (the verifier judges its syntax):
  * `undefined` when there is no header or it is of another scheme (no bearer credential, RFC 6750
  * § 3.1); `''` for `Bearer` with nothing after it, and for any header longer than
- * {@link MAX_AUTHORIZATION_LENGTH}, checked before anything else (both are answered 401
- * `invalid_token`). Spaces and tabs around
+ * {@link MAX_AUTHORIZATION_LENGTH}, checked before anything else (both are no usable credential:
+ * 401 with a bare challenge). Spaces and tabs around
  * the scheme and the token are ignored. Runs in time linear in the header length.
  *
  * @example

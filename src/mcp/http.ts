@@ -120,9 +120,13 @@ function jsonRpcAnswer(status: number, decisionId: string | undefined, id: unkno
 /** Methods the Streamable HTTP transport serves; any other is answered 405 before it. */
 const TRANSPORT_METHODS = new Set(['GET', 'POST', 'DELETE'])
 
-function refusal(result: DecisionResult, credentialSent: boolean): HttpAnswer {
+function refusal(result: DecisionResult): HttpAnswer {
   const { decisionId } = result
-  if (result.status === 401) return oauthAnswer(401, decisionId, result.wwwAuthenticate, credentialSent ? 'invalid_token' : undefined, 'Authentication required')
+  if (result.status === 401) {
+    // The body claims exactly what the challenge does: no error code when it has none (no credentials, RFC 6750 § 3.1).
+    const invalid = result.wwwAuthenticate?.includes('error="invalid_token"') === true
+    return oauthAnswer(401, decisionId, result.wwwAuthenticate, invalid ? 'invalid_token' : undefined, 'Authentication required')
+  }
   if (result.status === 403 && result.wwwAuthenticate !== undefined) {
     return oauthAnswer(403, decisionId, result.wwwAuthenticate, 'insufficient_scope', 'Additional scope is required for this request')
   }
@@ -221,7 +225,7 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
     const result = anonymous !== undefined
       ? { ...authz.decide(anonymous, message, context), principal: anonymous }
       : await authz.check(token, message, { ...context, ...(facts.signal ? { signal: facts.signal } : {}) })
-    if (!result.allow || result.principal === undefined) return refusal(result, token !== undefined)
+    if (!result.allow || result.principal === undefined) return refusal(result)
     const principal = result.principal
     const sessionId = header(facts.headers, 'mcp-session-id')
     if (sessions !== undefined && sessionId !== undefined) {

@@ -317,7 +317,8 @@ describe('decision cache: bounded in bytes', () => {
 
   test('default: an entry over 16 KiB is not cached (its input is decided every time); one under is', async () => {
     const { authz, evaluations } = await counted(cacheable)
-    const call = (pad: number, id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'notes_read', _meta: { pad: 'x'.repeat(pad) } } })
+    // notes_write has argument rules: its arguments (caller-chosen, as large as the message limits allow) are read, so keyed.
+    const call = (pad: number, id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'notes_write', arguments: { title: 'x', pad: 'x'.repeat(pad) } } })
     authz.decide(alice, call(9000, 1))
     authz.decide(alice, call(9000, 2))
     assert.equal(evaluations(), 2, 'over 16 KiB: evaluated twice')

@@ -20,8 +20,17 @@ async function metric(name: string): Promise<number> {
 }
 
 describe('POST /v1/decide: any string token gets a decision', () => {
+  it('an empty token: HTTP 200, status 401 with a bare challenge (no usable credential), recorded', async () => {
+    const before = await metric('mcp_authz_verification_failures_total{code="ERR_TOKEN_MISSING"}')
+    const r = await post(`${h.url}/v1/decide`, { token: '', message: call('notes_read') })
+    assert.equal(r.status, 200, JSON.stringify(r.json))
+    assert.equal(r.json.status, 401)
+    assert.match(r.json.decision_id, /^[0-9a-f-]{36}$/)
+    assert.match(r.json.www_authenticate, /^Bearer .*resource_metadata="/)
+    assert.equal(await metric('mcp_authz_verification_failures_total{code="ERR_TOKEN_MISSING"}'), before + 1)
+  })
+
   for (const [what, token, code] of [
-    ['an empty token', '', 'ERR_TOKEN_MISSING'],
     ['an over-long token', 'x'.repeat(20_000), 'ERR_TOKEN_TOO_LARGE'],
     ['a token of spaces', ' '.repeat(5000), 'ERR_TOKEN_MALFORMED'],
   ] as const) {
