@@ -2,11 +2,11 @@
 // 127.0.0.1, tokens from a real oidc-provider (client_credentials, RFC 8707 resource indicators).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/net.ts'
+import { tempDir } from '../helpers/temp.ts'
 import { after, before, describe, it } from 'node:test'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js'
@@ -265,7 +265,7 @@ describe('notes server: main.ts against any issuer', () => {
   })
 
   it('configuration: the environment wins over the file; a verifier configuration passes through as-is', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-authz-notes-config-'))
+    const dir = await tempDir('mcp-authz-notes-config-')
     try {
       const file = join(dir, 'notes.json')
       const verifier = { issuers: [{ issuer: 'https://a.example', jwksUri: 'https://a.example/keys', tenant: 'acme' }, 'https://b.example'], clockTolerance: 5 }
