@@ -42,12 +42,13 @@ function swap(code: string, from: string, to: string): string {
 
 let as: AuthorizationServer
 let scratch: string
-const ports = new Map<string, number>()
+/** Ports each snippet may listen on: one found free can be taken by another test before the snippet binds it, so there are spares. */
+const ports = new Map<string, number[]>()
 const children: ChildProcess[] = []
 
 before(async () => {
-  for (const s of SNIPPETS) ports.set(s.name, await freePort())
-  const resources = Object.fromEntries([...ports.values()].map((port) => [`http://127.0.0.1:${port}/mcp`, { scopes: ['notes:read'] }]))
+  for (const s of SNIPPETS) ports.set(s.name, [await freePort(), await freePort(), await freePort()])
+  const resources = Object.fromEntries([...ports.values()].flat().map((port) => [`http://127.0.0.1:${port}/mcp`, { scopes: ['notes:read'] }]))
   as = await startAuthorizationServer({ resources, clients: CLIENTS.map((clientId) => ({ clientId, clientSecret: `${clientId}-secret`, scopes: ['notes:read'] })) })
   // Inside the repository, so the snippets resolve the SDK, express and fastify from node_modules.
   scratch = await mkdtemp(join(ROOT, 'build', 'snippets-'))
@@ -68,7 +69,8 @@ async function run(name: string, code: string, port: number): Promise<{ child: C
   let output = ''
   child.stdout?.on('data', (d: Buffer) => void (output += d.toString()))
   child.stderr?.on('data', (d: Buffer) => void (output += d.toString()))
-  const exited = new Promise<never>((_, reject) => child.once('exit', (c) => reject(new Error(`${name} exited (${c}): ${output}`))))
+  // 'close', not 'exit': by then all of its output has arrived (EADDRINUSE is read from it).
+  const exited = new Promise<never>((_, reject) => child.once('close', (c) => reject(new Error(`${name} exited (${c}): ${output}`))))
   const deadline = Date.now() + 30_000
   const ready = (async () => {
     for (;;) {
@@ -100,25 +102,34 @@ describe('the documented embedding snippets', () => {
 
   for (const s of SNIPPETS) {
     it(`${s.name} (${s.doc}): ${CLIENTS.length} SDK clients at once, each served as itself`, async () => {
-      const port = ports.get(s.name) as number
-      const resource = `http://127.0.0.1:${port}/mcp`
-      const bundle = await buildTestBundle({
-        mcp_authz: {
-          resource,
-          authorization_servers: [as.issuer],
-          issuers: { [as.issuer]: {} },
-          defaults: { read_scope: 'notes:read', write_scope: 'notes:write' },
-          tools: { whoami: { scopes: ['notes:read'] } },
-        },
-      })
-      let code = snippet(await readFile(join(ROOT, s.doc), 'utf8'), s.name)
-      code = swap(code, "from 'mcp-authz'", `from ${JSON.stringify(join(ROOT, 'src/index.ts'))}`)
-      code = swap(code, "'https://as.example.com/jwks'", JSON.stringify(as.jwksUri))
-      code = swap(code, "'https://as.example.com'", JSON.stringify(as.issuer))
-      code = swap(code, "'https://notes.example.com/mcp'", JSON.stringify(resource))
-      code = swap(code, "'build/bundle.tar.gz'", JSON.stringify(bundle))
-      code = code.includes('port: 3000') ? swap(code, 'port: 3000', `port: ${port}`) : swap(code, 'listen(3000,', `listen(${port},`)
-      const { child, output } = await run(s.name, code, port)
+      const documented = snippet(await readFile(join(ROOT, s.doc), 'utf8'), s.name)
+      let started: { child: ChildProcess; output: () => string; resource: string } | undefined
+      for (const port of ports.get(s.name) ?? []) {
+        const resource = `http://127.0.0.1:${port}/mcp`
+        const bundle = await buildTestBundle({
+          mcp_authz: {
+            resource,
+            authorization_servers: [as.issuer],
+            issuers: { [as.issuer]: {} },
+            defaults: { read_scope: 'notes:read', write_scope: 'notes:write' },
+            tools: { whoami: { scopes: ['notes:read'] } },
+          },
+        })
+        let code = swap(documented, "from 'mcp-authz'", `from ${JSON.stringify(join(ROOT, 'src/index.ts'))}`)
+        code = swap(code, "'https://as.example.com/jwks'", JSON.stringify(as.jwksUri))
+        code = swap(code, "'https://as.example.com'", JSON.stringify(as.issuer))
+        code = swap(code, "'https://notes.example.com/mcp'", JSON.stringify(resource))
+        code = swap(code, "'build/bundle.tar.gz'", JSON.stringify(bundle))
+        code = code.includes('port: 3000') ? swap(code, 'port: 3000', `port: ${port}`) : swap(code, 'listen(3000,', `listen(${port},`)
+        try {
+          started = { ...(await run(s.name, code, port)), resource }
+          break
+        } catch (err) {
+          if (!String(err).includes('EADDRINUSE')) throw err
+        }
+      }
+      assert.ok(started, `${s.name}: every port was taken`)
+      const { child, output, resource } = started
       const clients: Client[] = []
       try {
         const tokens = await Promise.all(CLIENTS.map((id) => as.token(id, { resource, scope: 'notes:read' })))

@@ -1,7 +1,7 @@
 // The notes example end to end: the SDK's real Client and StreamableHTTPClientTransport over
 // 127.0.0.1, tokens from a real oidc-provider (client_credentials, RFC 8707 resource indicators).
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,7 +26,8 @@ const SCOPES = ['notes:read', 'notes:write', 'notes:admin']
 let as: AuthorizationServer
 let notes: RunningNotesServer
 let resource: string
-let mainResource: string
+/** Resources main.ts may listen for: a port found free can be taken by another test before the process binds it, so there are spares. */
+let mainResources: string[]
 let authz: Awaited<ReturnType<typeof createAuthz>>
 const events: DecisionEvent[] = []
 const clients: Client[] = []
@@ -61,9 +62,9 @@ async function connect(clientId: string, scope: string): Promise<Client> {
 before(async () => {
   const port = await freePort()
   resource = `http://127.0.0.1:${port}/mcp`
-  mainResource = `http://127.0.0.1:${await freePort()}/mcp`
+  mainResources = [`http://127.0.0.1:${await freePort()}/mcp`, `http://127.0.0.1:${await freePort()}/mcp`, `http://127.0.0.1:${await freePort()}/mcp`]
   as = await startAuthorizationServer({
-    resources: { [resource]: { scopes: SCOPES }, [mainResource]: { scopes: SCOPES } },
+    resources: { [resource]: { scopes: SCOPES }, ...Object.fromEntries(mainResources.map((r) => [r, { scopes: SCOPES }])) },
     clients: ['reader', 'writer', 'admin-agent'].map((id) => ({ clientId: id, clientSecret: `${id}-secret`, scopes: SCOPES })),
   })
   const template = await readFile(new URL('../fixtures/mcp-notes-data.json', import.meta.url), 'utf8')
@@ -225,20 +226,33 @@ describe('notes server: many clients, sessions freed', () => {
 describe('notes server: main.ts against any issuer', () => {
   it('configured by the environment: serves SDK clients, logs one redacted decision record per decision, stops on SIGTERM', async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url))
-    const env = { ...process.env, NOTES_RESOURCE: mainResource, NOTES_ISSUER: as.issuer, NOTES_JWKS_URI: as.jwksUri, NOTES_TYP: 'at+jwt' }
-    const child = spawn(process.execPath, ['examples/notes-server/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let child!: ChildProcess
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d: Buffer) => void (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()))
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    try {
+    let mainResource = ''
+    let exited!: Promise<number | null>
+    for (const candidate of mainResources) {
+      mainResource = candidate
+      const env = { ...process.env, NOTES_RESOURCE: candidate, NOTES_ISSUER: as.issuer, NOTES_JWKS_URI: as.jwksUri, NOTES_TYP: 'at+jwt' }
+      child = spawn(process.execPath, ['examples/notes-server/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      stdout = ''
+      stderr = ''
+      child.stdout?.on('data', (d: Buffer) => void (stdout += d.toString()))
+      child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString()))
+      const started = child
+      exited = new Promise<number | null>((resolve) => started.once('exit', (code) => resolve(code)))
+      const closed = new Promise((resolve) => started.once('close', resolve))
       const end = Date.now() + 60_000
-      while (!stderr.includes('notes server:')) {
-        assert.equal(child.exitCode, null, `main.ts exited: ${stderr}`)
+      while (!stderr.includes('notes server:') && child.exitCode === null) {
         assert.ok(Date.now() < end, `main.ts did not start within 60 s: ${stderr}`)
         await new Promise((r) => setTimeout(r, 50))
       }
+      if (child.exitCode === null) break
+      await closed // all of its stderr
+      if (!stderr.includes('EADDRINUSE')) break
+    }
+    try {
+      assert.equal(child.exitCode, null, `main.ts exited: ${stderr}`)
       assert.match(stderr, new RegExp(`notes server: ${mainResource}`))
       assert.doesNotMatch(stderr, /dev issuer/, 'an issuer is configured: no development issuer')
       const token = await as.token('writer', { resource: mainResource, scope: 'notes:read notes:write' })
