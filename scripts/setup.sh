@@ -68,4 +68,5 @@ fi
 # --- build --------------------------------------------------------------------------------
 log "compiling TypeScript (dist/) and the default policy bundle (build/bundle.tar.gz)"
 node node_modules/typescript/bin/tsc -p tsconfig.build.json
+node scripts/build-library.ts --quiet
 node src/cli/main.ts build --quiet --data examples/quickstart/data.json

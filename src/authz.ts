@@ -12,7 +12,8 @@ import type { Principal } from './contracts/principal.ts'
 import type { DecisionEvent } from './decision-log/record.ts'
 import type { StepUpScopes } from './enforce/outcome.ts'
 import type { Decision, PolicyInput, Reason } from './policy/decision.ts'
-import { readBundle } from './policy/bundle.ts'
+import { readBundle, type Bundle } from './policy/bundle.ts'
+import { libraryBundle, readPolicyData, withData, type PolicyDataSource } from './policy/library.ts'
 import { DecisionCache, type DecisionCacheOptions } from './policy/decision-cache.ts'
 import { PolicyEngine, type ActiveBundle, type EngineOptions } from './policy/engine.ts'
 import { PolicyError } from './policy/errors.ts'
@@ -33,8 +34,17 @@ export { TrustError }
 
 /** Configuration of {@link createAuthz}. */
 export interface AuthzConfig {
-  /** The policy bundle (`mcp-authz build` output): a file path or the gzipped bytes. Required. */
-  bundle: string | Uint8Array
+  /**
+   * The policy bundle (`mcp-authz build` output): a file path or the gzipped bytes. Give exactly one
+   * of `bundle` and `data`.
+   */
+  bundle?: string | Uint8Array
+  /**
+   * Policy data alone (an object, or a JSON / YAML file path), loaded into the prebuilt policy
+   * library that ships with the package: no `opa` binary needed. Validated at start and on every
+   * reload (`load({ data })`). Custom Rego needs `mcp-authz build` and `bundle` instead.
+   */
+  data?: PolicyDataSource
   /** The server's resource URI; must equal the bundle's `data.mcp_authz.resource` when given. Default: the bundle's. */
   resource?: string
   /** Bounds on incoming messages (body size, depth, string length, argument count). */
@@ -159,7 +169,7 @@ export interface Authz {
    */
   evaluate(input: PolicyInput): Decision & { decisionId: string; revision?: string }
   /** Loads a new bundle atomically; the previous one keeps serving if this throws. */
-  load(bundle: string | Uint8Array): Promise<ActiveBundle>
+  load(bundle: BundleSource): Promise<ActiveBundle>
   /** The bundle serving now. */
   readonly bundle: ActiveBundle
   /** The verifier {@link check} uses (built from the configuration and the data, or the one given). */
@@ -183,7 +193,9 @@ export interface Authz {
  */
 export async function createAuthz(config: AuthzConfig): Promise<Authz> {
   if (config === null || typeof config !== 'object') throw new TypeError('config must be an object')
-  if (typeof config.bundle !== 'string' && !(config.bundle instanceof Uint8Array)) throw new TypeError('config.bundle must be a file path or the bundle bytes')
+  if ((config.bundle === undefined) === (config.data === undefined)) throw new TypeError('give exactly one of config.bundle and config.data')
+  if (config.bundle !== undefined && typeof config.bundle !== 'string' && !(config.bundle instanceof Uint8Array)) throw new TypeError('config.bundle must be a file path or the bundle bytes')
+  if (config.data !== undefined && typeof config.data !== 'string' && (config.data === null || typeof config.data !== 'object' || Array.isArray(config.data))) throw new TypeError('config.data must be an object or a file path')
   if (config.onDecision !== undefined && typeof config.onDecision !== 'function') throw new TypeError('config.onDecision must be a function')
   if (config.stepUpScopes !== undefined && config.stepUpScopes !== 'required' && config.stepUpScopes !== 'granted-and-required') throw new TypeError("config.stepUpScopes must be 'required' or 'granted-and-required'")
   if (config.onError !== undefined && typeof config.onError !== 'function') throw new TypeError('config.onError must be a function')
@@ -220,9 +232,8 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
     },
   }
 
-  async function load(source: string | Uint8Array): Promise<ActiveBundle> {
-    const bytes = typeof source === 'string' ? await readFile(source) : source
-    const bundle = await readBundle(bytes, config.engine?.bundleLimits)
+  async function load(source: BundleSource): Promise<ActiveBundle> {
+    const bundle = await bundleOf(source, config.engine?.bundleLimits)
     const resource = (bundle.data as { mcp_authz?: { resource?: unknown } }).mcp_authz?.resource
     if (wantedResource !== undefined && resource !== wantedResource) {
       throw new PolicyError('ERR_DATA_INVALID', `bundle resource ${JSON.stringify(resource)} (data.mcp_authz.resource) differs from config.resource ${JSON.stringify(wantedResource)}`, {
@@ -260,7 +271,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
     return built
   }
 
-  await load(config.bundle)
+  await load(config.bundle ?? { data: config.data as PolicyDataSource })
 
   return {
     decide: (principal, message, context) => decide(core, principal, message, context),
@@ -281,6 +292,15 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       return current().metadataUrl
     },
   }
+}
+
+/** What {@link Authz.load} takes: bundle bytes or a bundle file, or policy data for the prebuilt library. */
+export type BundleSource = string | Uint8Array | { data: PolicyDataSource }
+
+async function bundleOf(source: BundleSource, limits: EngineOptions['bundleLimits']): Promise<Bundle> {
+  if (typeof source === 'string' || source instanceof Uint8Array) return readBundle(typeof source === 'string' ? await readFile(source) : source, limits)
+  if (source === null || typeof source !== 'object' || !('data' in source)) throw new TypeError('load() takes bundle bytes, a bundle file path, or { data }')
+  return withData(await libraryBundle(), await readPolicyData(source.data))
 }
 
 /** The default {@link AuthzConfig.onError}: one line on stderr, with the decision id to find the record. */

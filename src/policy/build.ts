@@ -173,12 +173,39 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
   if (typeof options.data !== 'string' || options.data === '') throw new TypeError('data must be a file path')
   if (typeof options.out !== 'string' || options.out === '') throw new TypeError('out must be a file path')
   if (options.include !== undefined && (!Array.isArray(options.include) || !options.include.every((i) => typeof i === 'string'))) throw new TypeError('include must be an array of paths')
+  return compile(await readDataFile(options.data), options)
+}
+
+/** Options of {@link buildLibraryBundle}. */
+export interface LibraryBuildOptions {
+  /** Output bundle path. Required. */
+  out: string
+  /** The `opa` binary. Default: `$MCP_AUTHZ_OPA`, else `opa` on PATH. */
+  opa?: string
+  /** Time limit for each `opa` run in ms. Default 120000. */
+  timeoutMs?: number
+}
+
+/**
+ * Compiles the shipped policy library alone, with no data: the prebuilt module the package ships,
+ * into which `createAuthz({ data })` loads policy data at run time (so data-only users need no
+ * `opa`). Run by `scripts/setup.sh` and before `npm pack`.
+ *
+ * @example
+ * ```ts
+ * await buildLibraryBundle({ out: 'dist/policy-library.tar.gz' })
+ * ```
+ */
+export async function buildLibraryBundle(options: LibraryBuildOptions): Promise<BuildResult> {
+  if (options === null || typeof options !== 'object' || typeof options.out !== 'string' || options.out === '') throw new TypeError('out must be a file path')
+  return compile({}, { ...options, data: '(none)' })
+}
+
+async function compile(data: Record<string, unknown>, options: BuildOptions): Promise<BuildResult> {
   const library = resolve(options.library ?? LIBRARY_DIR)
   const shippedLibrary = (await realpath(library).catch(() => library)) === (await realpath(LIBRARY_DIR).catch(() => LIBRARY_DIR))
   const opa = opaBinary(options.opa)
   const timeoutMs = options.timeoutMs ?? 120_000
-
-  const data = await readDataFile(options.data)
   const sources = await collectSources(library, options.include ?? [])
 
   const hash = createHash('sha256')

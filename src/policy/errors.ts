@@ -17,6 +17,7 @@ export type PolicyErrorCode =
   | 'ERR_OPA_MISSING'
   | 'ERR_POLICY_INVALID'
   | 'ERR_BUILTIN_UNSUPPORTED'
+  | 'ERR_NO_LIBRARY'
 
 /**
  * A bundle that cannot be loaded, data that fails its schema, Rego with an authoring mistake caught
