@@ -1,7 +1,7 @@
 /**
  * The authoring loop's promise: what `mcp-authz test` shows for examples/policies is what the running
- * decision endpoint (POST /v1/decide, over HTTP) and an embedded MCP server (protect() on a real
- * McpServer, SDK client over Streamable HTTP) enforce — case by case, from the same decision table.
+ * decision endpoint (POST /v1/decide, over HTTP) and an embedded MCP server (the documented
+ * createMcpSessions + mcpAuthzHandler wiring, SDK client over Streamable HTTP) enforce — case by case, from the same decision table.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -14,13 +14,12 @@ import { after, before, describe, test } from 'node:test'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { z } from 'zod'
 import { createAuthz, type Authz } from '../../src/authz.ts'
 import type { Principal } from '../../src/contracts/principal.ts'
 import { readTable } from '../../src/cli/decision-table.ts'
 import { messageFromShorthand, principalFromShorthand, type PrincipalShorthand } from '../../src/cli/shorthand.ts'
-import { mcpAuthzHandler, protect } from '../../src/mcp/index.ts'
+import { createMcpSessions, mcpAuthzHandler, type McpSessions } from '../../src/mcp/index.ts'
 import { buildServer } from '../../src/server/app.ts'
 import { tempDir } from '../helpers/temp.ts'
 
@@ -84,26 +83,32 @@ describe('mcp-authz test shows what the endpoint and an embedded server enforce'
     let server: Server
     let url: string
     const called: string[] = []
+    let sessions: McpSessions
     before(async () => {
-      const handle = async (req: Parameters<Parameters<typeof mcpAuthzHandler>[0]['handle']>[0], res: Parameters<Parameters<typeof mcpAuthzHandler>[0]['handle']>[1], body: unknown) => {
-        const mcp = new McpServer({ name: 'files', version: '1.0.0' })
-        for (const tool of ['fs_read', 'fs_list', 'fs_write', 'fs_delete', 'shell_exec']) {
-          mcp.registerTool(tool, { inputSchema: { path: z.string().optional(), content: z.string().optional(), command: z.string().optional() } }, async (args) => {
-            called.push(`${tool} ${JSON.stringify(args)}`)
-            return { content: [{ type: 'text', text: 'done' }] }
-          })
-        }
-        protect(mcp, authz)
-        const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
-        await mcp.connect(transport)
-        res.on('close', () => void mcp.close())
-        await transport.handleRequest(req, res, body)
-      }
-      server = createServer(mcpAuthzHandler({ authz, handle, path: '/mcp' }))
+      // The documented embedding: a protected server per request (stateless), behind the node:http guard.
+      sessions = createMcpSessions({
+        authz,
+        stateless: true,
+        transport: { enableJsonResponse: true },
+        createServer: () => {
+          const mcp = new McpServer({ name: 'files', version: '1.0.0' })
+          for (const tool of ['fs_read', 'fs_list', 'fs_write', 'fs_delete', 'shell_exec']) {
+            mcp.registerTool(tool, { inputSchema: { path: z.string().optional(), content: z.string().optional(), command: z.string().optional() } }, async (args) => {
+              called.push(`${tool} ${JSON.stringify(args)}`)
+              return { content: [{ type: 'text', text: 'done' }] }
+            })
+          }
+          return mcp
+        },
+      })
+      server = createServer(mcpAuthzHandler({ authz, sessions, path: '/mcp' }))
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`
     })
-    after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    after(async () => {
+      await sessions.close()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    })
 
     test('every case: a call the table allows runs, one it denies never reaches the tool', async () => {
       for (const c of cases) {
