@@ -112,12 +112,12 @@ describe('refusals', () => {
     assert.equal(JSON.parse(v.body ?? '').error, 'invalid_token')
   })
 
-  it('an empty bearer credential, or a header over 16 KiB: 401, no usable credential — header and body agree (no error code)', async () => {
+  it('an empty bearer credential, or a header over 16 KiB: 401 invalid_token (a credential was sent) — header and body agree', async () => {
     for (const authorization of ['Bearer ', `Bearer ${'x'.repeat(20_000)}`]) {
       const v = refused(await guardOf().authorize(post(call('whoami'), undefined, { authorization })))
       assert.equal(v.status, 401)
-      assert.doesNotMatch(v.headers['www-authenticate'] ?? '', /error=/)
-      assert.deepEqual(JSON.parse(v.body ?? ''), { error_description: 'Authentication required' })
+      assert.match(v.headers['www-authenticate'] ?? '', /^Bearer error="invalid_token"/)
+      assert.equal(JSON.parse(v.body ?? '').error, 'invalid_token')
       assert.match(v.headers['mcp-authz-decision-id'] ?? '', /^[0-9a-f-]{36}$/, 'decided and recorded')
     }
   })

@@ -20,14 +20,16 @@ async function metric(name: string): Promise<number> {
 }
 
 describe('POST /v1/decide: any string token gets a decision', () => {
-  it('an empty token: HTTP 200, status 401 with a bare challenge (no usable credential), recorded', async () => {
+  it('an empty token: HTTP 200, status 401 invalid_token with the challenge, recorded', async () => {
     const before = await metric('mcp_authz_verification_failures_total{code="ERR_TOKEN_MISSING"}')
     const r = await post(`${h.url}/v1/decide`, { token: '', message: call('notes_read') })
     assert.equal(r.status, 200, JSON.stringify(r.json))
     assert.equal(r.json.status, 401)
     assert.match(r.json.decision_id, /^[0-9a-f-]{36}$/)
-    assert.match(r.json.www_authenticate, /^Bearer .*resource_metadata="/)
+    assert.match(r.json.www_authenticate, /^Bearer error="invalid_token".*resource_metadata="/)
     assert.equal(await metric('mcp_authz_verification_failures_total{code="ERR_TOKEN_MISSING"}'), before + 1)
+    const none = await post(`${h.url}/v1/decide`, { message: call('notes_read') })
+    assert.doesNotMatch(none.json.www_authenticate, /error=/, 'no token at all: a bare challenge (RFC 6750 § 3.1)')
   })
 
   for (const [what, token, code] of [
