@@ -57,6 +57,7 @@ export function bearerChallenge(c: BearerChallenge): string {
  */
 export function protectedResourceMetadataUrl(resource: string): string {
   const url = new URL(resource)
-  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '')
+  // '/' and trailing slashes drop out: the root resource's metadata has no path suffix.
+  const path = url.pathname.replace(/\/+$/, '')
   return `${url.origin}/.well-known/oauth-protected-resource${path}`
 }

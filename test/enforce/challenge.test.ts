@@ -83,3 +83,27 @@ describe('step-up scope naming (stepUpScopes)', () => {
     assert.deepEqual(stepUpScope(['a', 'a'], {}), ['a'])
   })
 })
+
+// Mutation-testing additions (npm run mutate -- enforce): every parameter of the public
+// bearerChallenge() and every resource shape protectedResourceMetadataUrl() accepts.
+describe('Bearer challenge parameters and metadata URLs (mutation survivors)', () => {
+  test('realm, error, error_description, scope and resource_metadata are emitted, in that order, each once', () => {
+    const header = bearerChallenge({ realm: 'mcp', error: 'invalid_token', errorDescription: 'The token is not valid', scope: ['a', 'b', 'a'], resourceMetadata: rm })
+    assert.equal(header, `Bearer realm="mcp", error="invalid_token", error_description="The token is not valid", scope="a b", resource_metadata="${rm}"`)
+    assert.deepEqual(attributes(header), { realm: 'mcp', error: 'invalid_token', error_description: 'The token is not valid', scope: 'a b', resource_metadata: rm })
+  })
+  test('an empty scope list names no scope at all (never scope="")', () => {
+    assert.equal(bearerChallenge({ error: 'insufficient_scope', scope: [] }), 'Bearer error="insufficient_scope"')
+    assert.equal(bearerChallenge({ scope: ['notes:read'] }), 'Bearer scope="notes:read"')
+  })
+  test('a refused value names the parameter that holds it', () => {
+    assert.throws(() => bearerChallenge({ realm: 'a"b' }), { name: 'TypeError', message: /WWW-Authenticate realm holds/ })
+    assert.throws(() => bearerChallenge({ errorDescription: 'x\\y' }), { name: 'TypeError', message: /WWW-Authenticate error_description holds/ })
+  })
+  test('metadata URL: trailing slashes of the resource path are dropped, the root resource has no path', () => {
+    assert.equal(protectedResourceMetadataUrl('https://mcp.example.com/mcp/'), rm)
+    assert.equal(protectedResourceMetadataUrl('https://mcp.example.com/mcp//'), rm)
+    assert.equal(protectedResourceMetadataUrl('https://mcp.example.com/'), 'https://mcp.example.com/.well-known/oauth-protected-resource')
+    assert.equal(protectedResourceMetadataUrl('https://mcp.example.com:8443/a/b/?q=1#f'), 'https://mcp.example.com:8443/.well-known/oauth-protected-resource/a/b')
+  })
+})
