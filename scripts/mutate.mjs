@@ -17,7 +17,7 @@
 //
 // Per-area reports: build/mutation/<area>.json (mutation-testing-report-schema) and the survivors
 // in build/mutation/<area>.txt. Not run in CI: an area takes minutes to an hour on 2 cores.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { Stryker } from '@stryker-mutator/core'
 
@@ -122,7 +122,7 @@ function summarise(name, results, seconds) {
     .map((r) => `${relative(root, r.fileName)}:${r.location.start.line}:${r.location.start.column + 1} ${r.status} ${r.mutatorName}: ${JSON.stringify(r.replacement ?? '')}`)
     .sort()
   writeFileSync(join(out, `${name}.txt`), survivors.join('\n') + '\n')
-  return { area: name, mutants: valid, killed, timeout, survived, noCoverage, errors, ignored, score: Number(score.toFixed(2)), seconds: Math.round(seconds) }
+  return { area: name, mutants: valid, killed, timeout, survived, noCoverage, errors, ignored, score: Number(score.toFixed(2)), seconds: Math.round(seconds), files: (onlyFiles ?? AREAS[name].mutate).join(' '), tests: (onlyTests ?? AREAS[name].tests).join(' ') }
 }
 
 const rows = []
@@ -135,8 +135,13 @@ for (const name of selected) {
   console.log(`== ${name}: ${row.score} % (${row.killed} killed, ${row.timeout} timeout, ${row.survived} survived, ${row.noCoverage} no coverage; ${row.seconds} s); survivors: build/mutation/${name}.txt`)
 }
 
-const header = '| area | score | mutants | killed | timeout | survived | no coverage | errors | ignored (static) | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n'
-const table = header + rows.map((r) => `| ${r.area} | ${r.score} % | ${r.mutants} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.errors} | ${r.ignored} | ${r.seconds} |`).join('\n') + '\n'
-writeFileSync(join(out, 'summary.json'), JSON.stringify(rows, null, 2) + '\n')
+// The summary keeps the last result of every area (an area run alone replaces only its own row).
+const summaryFile = join(out, 'summary.json')
+const previous = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) : []
+const all = [...previous.filter((p) => !rows.some((r) => r.area === p.area)), ...rows]
+  .sort((a, b) => Object.keys(AREAS).indexOf(a.area) - Object.keys(AREAS).indexOf(b.area))
+const header = '| area | score | mutants | killed | timeout | survived | no coverage | errors | ignored (static) | seconds | files mutated |\n|---|---|---|---|---|---|---|---|---|---|---|\n'
+const table = header + all.map((r) => `| ${r.area} | ${r.score} % | ${r.mutants} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.errors} | ${r.ignored} | ${r.seconds} | ${r.files} |`).join('\n') + '\n'
+writeFileSync(summaryFile, JSON.stringify(all, null, 2) + '\n')
 writeFileSync(join(out, 'summary.md'), table)
 console.log(table)
