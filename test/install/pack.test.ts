@@ -207,7 +207,7 @@ describe('installed from npm (npm pack, npm install, no opa)', { timeout: 900_00
   it("the README's quickstart type-checks with the project's TypeScript and prints what the README shows", async () => {
     await writeFile(join(app, 'data.yaml'), markedBlock('README.md', 'data.yaml').code)
     await writeFile(join(app, 'decide.ts'), markedBlock('README.md', 'decide.ts').code)
-    await writeFile(join(app, 'server.ts'), markedBlock('README.md', 'server.ts').code)
+    await writeFile(join(app, 'server.ts'), markedBlock('README.md', 'embed-node').code)
     // A user's tsconfig: strict, Node ESM, and the libraries' .d.ts checked too (skipLibCheck off).
     await writeFile(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, include: ['*.ts'] }))
     const tsc = run('npx', ['--no-install', 'tsc', '-p', '.'], { cwd: app, env, timeoutMs: 240_000 })
@@ -275,7 +275,7 @@ describe('installed from npm (npm pack, npm install, no opa)', { timeout: 900_00
     const embed = join(app, 'embed')
     await mkdir(embed)
     await writeFile(join(embed, 'data.yaml'), own(markedBlock('README.md', 'data.yaml').code, [['https://as.example.com', as.issuer], ['https://notes.example.com/mcp', resource]]))
-    await writeFile(join(embed, 'server.ts'), own(markedBlock('README.md', 'server.ts').code, [['https://as.example.com/jwks', as.jwksUri], ['https://as.example.com', as.issuer], ['.listen(3000,', `.listen(${port},`]]))
+    await writeFile(join(embed, 'server.ts'), own(markedBlock('README.md', 'embed-node').code, [['https://as.example.com/jwks', as.jwksUri], ['https://as.example.com', as.issuer], ['https://notes.example.com/mcp', resource], ['.listen(3000,', `.listen(${port},`]]))
     const server = spawnGroup('node', ['server.ts'], { cwd: embed, env })
     children.push(server)
     let out = ''
@@ -291,9 +291,9 @@ describe('installed from npm (npm pack, npm install, no opa)', { timeout: 900_00
     const client = new Client({ name: 'install-test', version: '1.0.0' })
     t.after(() => client.close().catch(() => undefined))
     await client.connect(new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
-    assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name), ['notes_read'])
-    const answer = await client.callTool({ name: 'notes_read', arguments: {} })
-    assert.match((answer.content as Array<{ text: string }>)[0]?.text ?? '', /^no notes yet, (?!undefined)\S+$/, 'the handler sees the principal')
+    assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name), ['whoami'])
+    const answer = await client.callTool({ name: 'whoami', arguments: {} })
+    assert.equal((answer.content as Array<{ text: string }>)[0]?.text, 'agent', 'the handler sees the principal')
     await stop(server)
   })
 })
