@@ -121,7 +121,7 @@ describe('installed from npm (npm pack, npm install, no opa)', { timeout: 900_00
   before(async () => {
     const started = performance.now()
     work = await tempDir('mcp-authz-install-')
-    env = await envWithoutOpa(join(work, 'bin'), { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_fetch_timeout: '60000', npm_config_fetch_retries: '1' })
+    env = await envWithoutOpa(join(work, 'bin'), { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_fetch_timeout: '60000', npm_config_fetch_retries: '1', NODE_DISABLE_COMPILE_CACHE: '1' })
 
     // 1. npm pack, prepack included, in a copy of what the package is built from.
     const pkg = join(work, 'package')
