@@ -27,23 +27,23 @@ const rule = fc.record(
     roles: someOf(['admin', 'editor']),
     tenants: someOf(['acme', 'globex']),
   },
-  { requiredKeys: [] },
+  { requiredKeys: [], noNullPrototype: true },
 )
 
 const argumentCondition = fc.record(
   {
     required: fc.boolean(),
     forbidden: fc.boolean(),
-    enum: fc.uniqueArray(fc.constantFrom('work', 'personal', 1, true), { maxLength: 3 }),
+    enum: fc.uniqueArray(fc.constantFrom('work', 'personal', 1, true), { minLength: 1, maxLength: 3 }),
     pattern: fc.constantFrom('^/notes/', '^a'),
     min: fc.integer({ min: -2, max: 5 }),
     max: fc.integer({ min: 0, max: 50 }),
     max_length: fc.integer({ min: 0, max: 6 }),
   },
-  { requiredKeys: [] },
+  { requiredKeys: [], noNullPrototype: true },
 )
 
-const itemRule = fc.tuple(rule, fc.option(fc.dictionary(fc.constantFrom('title', 'path', 'limit', 'sudo'), argumentCondition, { maxKeys: 3 }), { nil: undefined })).map(([r, args]) => (args === undefined ? r : { ...r, arguments: args }))
+const itemRule = fc.tuple(rule, fc.option(fc.dictionary(fc.constantFrom('title', 'path', 'limit', 'sudo'), argumentCondition, { maxKeys: 3, noNullPrototype: true }), { nil: undefined })).map(([r, args]) => (args === undefined ? r : { ...r, arguments: args }))
 
 /** Random but schema-valid `data` for the shipped library. */
 export const policyData = fc
@@ -58,12 +58,12 @@ export const policyData = fc
         unlisted_prompts: fc.constantFrom('deny', 'allow'),
         roles_claim: fc.constantFrom('roles', 'groups'),
       },
-      { requiredKeys: [] },
+      { requiredKeys: [], noNullPrototype: true },
     ),
-    tools: fc.dictionary(fc.constantFrom(...TOOLS.filter((t) => t !== 'unlisted')), itemRule, { maxKeys: 5 }),
-    prompts: fc.dictionary(fc.constantFrom('summarize', 'draft'), itemRule, { maxKeys: 2 }),
+    tools: fc.dictionary(fc.constantFrom(...TOOLS.filter((t) => t !== 'unlisted')), itemRule, { maxKeys: 5, noNullPrototype: true }),
+    prompts: fc.dictionary(fc.constantFrom('summarize', 'draft'), itemRule, { maxKeys: 2, noNullPrototype: true }),
     resources: fc.array(fc.tuple(fc.constantFrom('notes://', 'notes://private', 'notes://private/', 'file:///srv/'), rule).map(([prefix, r]) => ({ prefix, ...r })), { maxLength: 3 }),
-    methods: fc.dictionary(fc.constantFrom('tasks/get', 'tools/call', 'resources/subscribe', 'prompts/get', 'completion/complete'), rule, { maxKeys: 2 }),
+    methods: fc.dictionary(fc.constantFrom('tasks/get', 'tools/call', 'resources/subscribe', 'prompts/get', 'completion/complete'), rule, { maxKeys: 2, noNullPrototype: true }),
   })
   .map(({ tenantPin, ...rest }) => ({
     mcp_authz: {
@@ -77,10 +77,10 @@ export const policyData = fc
 const argValue = fc.oneof(fc.constantFrom('work', 'personal', '/notes/a', '/etc/passwd', 'abc', 'x'.repeat(7)), fc.integer({ min: -3, max: 60 }), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 3 }), { maxLength: 3 }))
 
 /** Tool or prompt arguments. */
-export const toolArguments = fc.dictionary(fc.constantFrom('title', 'path', 'limit', 'sudo', 'query'), argValue, { maxKeys: 4 })
+export const toolArguments = fc.dictionary(fc.constantFrom('title', 'path', 'limit', 'sudo', 'query'), argValue, { maxKeys: 4, noNullPrototype: true })
 
 /** `_meta` of a request, sometimes absent. */
-const meta = fc.option(fc.dictionary(fc.constantFrom('progressToken', 'dryRun', 'trace'), fc.oneof(fc.string({ maxLength: 4 }), fc.boolean(), fc.integer())), { nil: undefined })
+const meta = fc.option(fc.dictionary(fc.constantFrom('progressToken', 'dryRun', 'trace'), fc.oneof(fc.string({ maxLength: 4 }), fc.boolean(), fc.integer()), { noNullPrototype: true }), { nil: undefined })
 
 const id = fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.string({ minLength: 1, maxLength: 6 }))
 
@@ -119,13 +119,13 @@ export const principal = fc
         department: fc.constantFrom('ops', 'sales'),
         email: fc.constant('alice@example.com'),
       },
-      { requiredKeys: [] },
+      { requiredKeys: [], noNullPrototype: true },
     ),
   })
-  .map((p) => strip(p) as unknown as Principal)
+  .map((p) => strip({ ...p }) as unknown as Principal)
 
 /** Tool annotations as a server supplies them, sometimes none. */
-export const annotations = fc.option(fc.record({ readOnlyHint: fc.boolean(), title: fc.constant('T') }, { requiredKeys: [] }), { nil: undefined })
+export const annotations = fc.option(fc.record({ readOnlyHint: fc.boolean(), title: fc.constant('T') }, { requiredKeys: [], noNullPrototype: true }), { nil: undefined })
 
 /** A whole policy input, as the engine builds it or a Data API caller sends it (every optional field varied). */
 export const policyInput: fc.Arbitrary<PolicyInput> = fc
