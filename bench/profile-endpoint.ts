@@ -10,7 +10,7 @@
  * Not in CI; one run takes about 20 s. The summary in bench/README.md comes from it.
  *
  * ```sh
- * . scripts/env.sh && node bench/profile-endpoint.ts [seconds]
+ * . scripts/env.sh && node bench/profile-endpoint.ts [seconds] [top-functions]
  * ```
  *
  * @module
@@ -58,6 +58,19 @@ function stageOf(frames: readonly ProfileNode[]): string {
     for (const [name, re] of STAGES) if (re.test(f.callFrame.url)) return name
   }
   return 'Node core (HTTP parser, sockets, timers)'
+}
+
+/** Busy microseconds per function (self time), the busiest first. */
+function topFunctions(profile: Profile, n: number): Array<[string, number]> {
+  const byId = new Map(profile.nodes.map((x) => [x.id, x]))
+  const self = new Map<string, number>()
+  profile.samples.forEach((id, i) => {
+    const f = (byId.get(id) as ProfileNode).callFrame
+    if (f.functionName === '(idle)') return
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}`
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0))
+  })
+  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
 }
 
 /** Busy microseconds per stage (idle excluded). */
@@ -116,7 +129,8 @@ child.stdin.end()
 await exited
 const file = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'))
 if (file === undefined) throw new Error('no CPU profile written')
-const stages = summarise(JSON.parse(await readFile(join(profDir, file), 'utf8')) as Profile)
+const profile = JSON.parse(await readFile(join(profDir, file), 'utf8')) as Profile
+const stages = summarise(profile)
 const busy = [...stages.values()].reduce((a, b) => a + b, 0)
 // The profile covers the warm-up too: requests are those of both runs.
 const requests = warm.requests.total + r.requests.total
@@ -125,4 +139,9 @@ process.stdout.write(`${r.requests.average.toFixed(0)} req/s over ${seconds} s (
 process.stdout.write('| stage | share of busy CPU | µs per request |\n|---|---:|---:|\n')
 for (const [name, us] of [...stages.entries()].sort((a, b) => b[1] - a[1])) process.stdout.write(`| ${name} | ${((us / busy) * 100).toFixed(1)}% | ${(us / requests).toFixed(1)} |\n`)
 process.stdout.write(`| **total** | 100% | ${(busy / requests).toFixed(1)} |\n`)
+const top = Number(process.argv[3] ?? 0)
+if (top > 0) {
+  process.stdout.write('\n| function (self time) | share of busy CPU |\n|---|---:|\n')
+  for (const [name, us] of topFunctions(profile, top)) process.stdout.write(`| ${name} | ${((us / busy) * 100).toFixed(1)}% |\n`)
+}
 process.exit(0)
