@@ -12,7 +12,8 @@
  * - A table answers only for the same object it was filled for, and only while that object is
  *   deeply frozen (`isDeepFrozen`): two principals that differ in anything never share a table.
  * - Tables belong to one bundle (they live in its `BundleState`): a reload starts empty.
- * - A table is dropped at the principal's `expiresAt` and never answers after it.
+ * - A table never answers at or after the principal's `expiresAt`: it is dropped when next asked,
+ *   or by the sweep (at most once a second, when another principal's table is created).
  * - Bounded in bytes: each principal's table (default 1 MiB: beyond it, that principal's new items
  *   are evaluated every time), and all tables together (default 32 MiB: the oldest principal's
  *   table goes first).
@@ -177,6 +178,8 @@ export class DecisionTables {
   readonly #maxBytes: number
   readonly #maxPrincipalBytes: number
   #bytes = 0
+  /** When expired tables are next swept (at most once a second, when a table is created). */
+  #nextSweepMs = 0
   #hits = 0
   #misses = 0
 
@@ -200,6 +203,13 @@ export class DecisionTables {
     return undefined
   }
 
+  /** Drops every expired table (a principal never seen again would otherwise hold its bytes until evicted). */
+  #sweep(nowMs: number): void {
+    if (nowMs < this.#nextSweepMs) return
+    this.#nextSweepMs = nowMs + 1000
+    for (const [p, t] of this.#tables) if (!(nowMs < t.expiresAtMs)) this.#drop(p, t)
+  }
+
   #drop(principal: object, table: Table): void {
     this.#tables.delete(principal)
     this.#bytes -= table.bytes
@@ -209,6 +219,7 @@ export class DecisionTables {
   #room(principal: Principal, bytes: number, nowMs: number): Table | undefined {
     let table = this.#table(principal, nowMs)
     if (table === undefined) {
+      this.#sweep(nowMs)
       const expiresAtMs = typeof principal.expiresAt === 'number' ? principal.expiresAt * 1000 : Number.POSITIVE_INFINITY
       if (!(nowMs < expiresAtMs) || !this.accepts(principal)) return undefined
       // The table holds the principal alive: its size counts (a principal is data only, see accepts).

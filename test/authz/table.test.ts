@@ -296,6 +296,17 @@ describe('tables are bounded in bytes', () => {
     assert.ok(tables.stats().bytes > 2 * 1024, `the principal's ${tables.stats().bytes} bytes are counted`)
   })
 
+  test('expired tables are swept when another principal gets a table, even if never asked again', () => {
+    const tables = new DecisionTables()
+    const soon = frozen({ ...alice, subject: 'soon', expiresAt: Math.floor(now / 1000) + 1 })
+    tables.keepDecision(soon, { method: 'tools/call', kind: 'tool', name: 'a' }, deny(), now)
+    assert.equal(tables.stats().principals, 1)
+    const later = now + 5000
+    tables.keepDecision(frozen({ ...alice, subject: 'other' }), { method: 'tools/call', kind: 'tool', name: 'a' }, deny(), later)
+    assert.equal(tables.stats().principals, 1, 'the expired table is gone')
+    assert.equal(tables.decision(soon, { method: 'tools/call', kind: 'tool', name: 'a' }, now), undefined)
+  })
+
   test('policy errors are never kept; actions that differ in any part never meet', () => {
     const tables = new DecisionTables()
     const p = frozen(alice)
