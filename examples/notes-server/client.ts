@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 
-const url = new URL(process.env.NOTES_URL ?? 'http://127.0.0.1:8181/mcp')
+const url = new URL(process.env.NOTES_URL ?? 'http://127.0.0.1:3000/mcp')
 const [clientId = 'reader', ...scopes] = process.argv.slice(2)
 const provider = new ClientCredentialsProvider({ clientId, clientSecret: 'dev-secret', scope: (scopes.length ? scopes : ['notes:read']).join(' '), expectedIssuer: process.env.NOTES_ISSUER ?? `${url.origin}/dev-issuer` })
 const client = new Client({ name: 'notes-example-client', version: '1.0.0' })

@@ -1,35 +1,52 @@
 /**
- * Runs the notes server: `node examples/notes-server/main.ts` (from the repository root, after
- * `npm run build` made `build/bundle.tar.gz` from examples/quickstart/data.json). See README.md.
+ * Runs the notes server: `node examples/notes-server/main.ts` from the repository root (after
+ * `npm run setup`). Its policy is `data.json` for the configured resource and issuers, loaded into
+ * the prebuilt policy library (no `opa` needed), unless a bundle is given. Configured by environment
+ * and an optional JSON file (`NOTES_CONFIG`): see `config.ts` and README.md.
  *
- * Environment: `MCP_AUTHZ_BUNDLE` (default `build/bundle.tar.gz`); `NOTES_DEV_ISSUER=0` to not serve
- * the built-in development issuer (then each issuer's keys are read from `<issuer>/jwks`).
+ * Logs one decision record per decision (JSON lines on stdout, redacted) and every handler failure
+ * (stderr, with the decision id); frees sessions that end or go idle; stops on SIGINT / SIGTERM.
  *
  * @module
  */
 import { createAuthz } from '../../src/authz.ts'
+import { createDecisionLogger } from '../../src/decision-log/index.ts'
 import { scopesNamed } from '../../src/enforce/metadata.ts'
-import { createTokenVerifier } from '../../src/verify/index.ts'
+import { createTokenVerifier, type VerifierConfig } from '../../src/verify/index.ts'
+import { loadNotesConfig, notesPolicyData } from './config.ts'
 import { createDevIssuer } from './dev-issuer.ts'
 import { startNotesServer } from './server.ts'
 
-const bundle = process.env.MCP_AUTHZ_BUNDLE ?? 'build/bundle.tar.gz'
-const { config } = (await createAuthz({ bundle })).bundle
-const verifier = createTokenVerifier({
-  audience: config.resource,
-  issuers: Object.entries(config.issuers).map(([issuer, { tenant }]) => ({
-    issuer,
-    jwksUri: `${issuer.replace(/\/+$/, '')}/jwks`,
-    claims: ['roles'],
-    ...(tenant ? { tenant } : {}),
-  })),
+async function main(): Promise<void> {
+  const config = await loadNotesConfig()
+  const log = createDecisionLogger({ labels: { service: 'notes-example' } })
+  const authz = await createAuthz({
+    // data.json for this server's resource and issuers, loaded into the prebuilt policy library (no opa needed).
+    ...(config.bundle !== undefined ? { bundle: config.bundle } : { data: (await notesPolicyData(config)) as Record<string, unknown> }),
+    resource: config.resource,
+    verifier: createTokenVerifier(config.verifier as unknown as VerifierConfig),
+    onDecision: (event) => log.log(event),
+  })
+  const fallback = config.devIssuer !== undefined ? await createDevIssuer(config.devIssuer, authz.resource, scopesNamed(authz.bundle.config)) : undefined
+  const server = await startNotesServer(authz, {
+    host: config.host,
+    port: config.port,
+    ...(fallback !== undefined ? { fallback } : {}),
+    ...(config.idleTimeoutMs !== undefined ? { idleTimeoutMs: config.idleTimeoutMs } : {}),
+  })
+  // Stdout carries the decision records; people read stderr.
+  console.error(`notes server: ${server.url}\nmetadata:     ${authz.resourceMetadataUrl}\nissuers:      ${Object.keys(config.issuers).join(', ')}${config.devIssuer !== undefined ? `\ndev issuer:   ${config.devIssuer} (client_credentials, secret "dev-secret"; DEVELOPMENT ONLY)` : ''}`)
+  const stop = () => {
+    void server
+      .close()
+      .then(() => log.close())
+      .then(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+main().catch((err: unknown) => {
+  console.error(`notes server: ${err instanceof Error ? err.message : String(err)}`)
+  process.exit(1)
 })
-const authz = await createAuthz({ bundle, verifier })
-const origin = new URL(authz.resource).origin
-const devIssuer = Object.keys(config.issuers).find((i) => i.startsWith(`${origin}/`))
-const fallback = process.env.NOTES_DEV_ISSUER !== '0' && devIssuer ? await createDevIssuer(devIssuer, authz.resource, scopesNamed(config)) : undefined
-const server = await startNotesServer(authz, { port: Number(new URL(authz.resource).port || 3000), host: process.env.HOST ?? '127.0.0.1', ...(fallback ? { fallback } : {}) })
-console.log(`notes server: ${server.url}\nmetadata:     ${authz.resourceMetadataUrl}${fallback ? `\ndev issuer:   ${devIssuer} (client_credentials, secret "dev-secret")` : ''}`)
-const stop = () => void server.close().then(() => process.exit(0))
-process.once('SIGINT', stop)
-process.once('SIGTERM', stop)

@@ -1,29 +1,32 @@
 /**
  * A notes MCP server protected by mcp-authz: three tools (notes_read, notes_write, notes_delete),
- * a `notes://{title}` resource, a `summarize_notes` prompt; Streamable HTTP with sessions bound to
- * the principal that opened them. Notes are kept per principal (issuer + subject), in memory.
+ * a `notes://{title}` resource, a `summarize_notes` prompt; Streamable HTTP with a transport per
+ * session, each bound to the principal that opened it. Notes are kept per principal (issuer +
+ * subject + tenant), in memory.
  *
  * @module
  */
-import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 import type { Authz } from '../../src/authz.ts'
-import { getPrincipal, mcpAuthzHandler, principalKey, protect } from '../../src/mcp/index.ts'
+import { createMcpSessions, getPrincipal, mcpAuthzHandler, principalKey, type McpErrorHandler, type McpSessions } from '../../src/mcp/index.ts'
 
 type Note = { title: string; body: string; folder: string }
+/** Notebooks by principal, least recently used first; in memory, so bounded like everything else. */
 const books = new Map<string, Map<string, Note>>()
+const MAX_NOTEBOOKS = 10_000
+const MAX_NOTES = 100
 
 function notebook(): Map<string, Note> {
   const principal = getPrincipal()
   if (principal === undefined) throw new Error('no principal') // protect() guarantees one
   const key = principalKey(principal)
   let book = books.get(key)
-  if (book === undefined) books.set(key, (book = new Map()))
+  if (book !== undefined) books.delete(key)
+  else if (books.size >= MAX_NOTEBOOKS) books.delete(books.keys().next().value as string)
+  books.set(key, (book ??= new Map()))
   return book
 }
 
@@ -47,7 +50,9 @@ export function createNotesServer(): McpServer {
     inputSchema: { title: z.string(), body: z.string().default(''), folder: z.string().default('personal') },
     annotations: { readOnlyHint: false, destructiveHint: false },
   }, async ({ title, body, folder }) => {
-    notebook().set(title, { title, body, folder })
+    const book = notebook()
+    if (!book.has(title) && book.size >= MAX_NOTES) return { ...text(`notebook full (${MAX_NOTES} notes): delete one first`), isError: true }
+    book.set(title, { title, body, folder })
     return text(`saved ${title}`)
   })
   server.registerTool('notes_delete', {
@@ -70,50 +75,62 @@ export function createNotesServer(): McpServer {
 export interface RunningNotesServer {
   /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp`. */
   url: string
+  /** The sessions (open count, bindings for metrics). */
+  sessions: McpSessions
+  /** Stops listening and closes every session. */
   close(): Promise<void>
 }
 
+/** Options of {@link startNotesServer}. */
+export interface NotesServerOptions {
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string
+  /** Port; 0 picks a free one. Default 0. */
+  port?: number
+  /** Answers paths other than the MCP endpoint and its metadata (e.g. the development issuer); `false` when it did not. */
+  fallback?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>
+  /** A session idle this long is freed, ms. Default 1800000 (30 min). */
+  idleTimeoutMs?: number
+  /** Receives handler failures. Default: a line on stderr with the decision id. */
+  onError?: McpErrorHandler
+}
+
 /**
- * Serves the protected notes server over Streamable HTTP (one transport and server per session).
- * The resource URI in the bundle decides the path; `port` 0 picks a free port.
+ * Serves the protected notes server over Streamable HTTP: one server and transport per session,
+ * owned by `createMcpSessions` (freed on DELETE, when idle, and beyond 32 per principal). The
+ * resource URI in the bundle decides the path.
  */
-export async function startNotesServer(
-  authz: Authz,
-  options: { host?: string; port?: number; fallback?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> } = {},
-): Promise<RunningNotesServer> {
-  const transports = new Map<string, StreamableHTTPServerTransport>()
+export async function startNotesServer(authz: Authz, options: NotesServerOptions = {}): Promise<RunningNotesServer> {
+  const sessions = createMcpSessions({
+    authz,
+    createServer: createNotesServer,
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.onError !== undefined ? { onError: options.onError } : {}),
+  })
   const handler = mcpAuthzHandler({
     authz,
+    sessions,
     rootMetadata: true,
     fallback: async (req, res) => {
-      if (!(await options.fallback?.(req, res))) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}')
-    },
-    handle: async (req, res, body) => {
-      const sessionId = req.headers['mcp-session-id']
-      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined
-      if (transport === undefined) {
-        if (req.method !== 'POST' || !isInitializeRequest(body)) {
-          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }))
-          return
-        }
-        const created = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, onsessioninitialized: (id) => void transports.set(id, created) })
-        created.onclose = () => {
-          if (created.sessionId !== undefined) transports.delete(created.sessionId)
-        }
-        await protect(createNotesServer(), authz).connect(created)
-        transport = created
-      }
-      await transport.handleRequest(req, res, body)
+      if (!(await options.fallback?.(req, res))) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}\n')
     },
   })
   const http = createServer((req, res) => void handler(req, res))
-  await new Promise<void>((resolve) => http.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve))
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      http.off('error', reject)
+      resolve()
+    })
+  })
   const { port } = http.address() as AddressInfo
   const path = new URL(authz.resource).pathname
+  const host = options.host ?? '127.0.0.1'
   return {
-    url: `http://${options.host ?? '127.0.0.1'}:${port}${path}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`,
+    sessions,
     async close() {
-      for (const t of transports.values()) await t.close().catch(() => {})
+      await sessions.close()
       http.closeAllConnections()
       await new Promise<void>((resolve) => http.close(() => resolve()))
     },

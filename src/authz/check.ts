@@ -23,7 +23,7 @@ function credentialFailure(core: Core, credential: string | undefined, started: 
   const elapsed = nsSince(started)
   core.recorder.refusal(decisionId, status, reasons, { code, message: detail }, { verify_ns: elapsed, total_ns: elapsed }, transport)
   const challenge = status === 401
-    ? unauthorizedOutcome({ resourceMetadataUrl: state.metadataUrl, defaultScopes: state.challengeScopes }, credential !== undefined && credential !== '').wwwAuthenticate
+    ? unauthorizedOutcome({ resourceMetadataUrl: state.metadataUrl, defaultScopes: state.challengeScopes }, credential !== undefined).wwwAuthenticate
     : bearerChallenge({ error: 'invalid_request' })
   return {
     decisionId,
@@ -55,7 +55,9 @@ export async function check(
   context: DecideContext & { signal?: AbortSignal } = {},
 ): Promise<DecisionResult & { principal?: Principal }> {
   const started = core.recorder.active ? performance.now() : 0
-  if (credential === undefined || credential === '') return credentialFailure(core, credential, started, 401, 'ERR_TOKEN_MISSING', 'no bearer credential', context.transport)
+  // No credential at all: a bare challenge (RFC 6750 § 3.1). An empty one was sent, and is invalid.
+  if (credential === undefined) return credentialFailure(core, credential, started, 401, 'ERR_TOKEN_MISSING', 'no bearer credential', context.transport)
+  if (credential === '') return credentialFailure(core, credential, started, 401, 'ERR_TOKEN_MISSING', 'empty bearer credential', context.transport)
   if (verifier === undefined) return credentialFailure(core, credential, started, 401, 'ERR_NO_VERIFIER', 'no verifier is configured', context.transport)
   let principal: Principal
   try {

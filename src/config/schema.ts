@@ -122,7 +122,11 @@ export const configSchema = z.strictObject({
     .describe('Shadow mode: decide and log but let calls through (globally or for some tools/methods).'),
   limits: z.record(z.string(), z.number().int().positive()).optional().describe('Message limits (see MessageLimits).'),
   decisionCache: z
-    .strictObject({ max: z.number().int().positive().optional().describe('Most decisions kept. Default 10000.') })
+    .strictObject({
+      max: z.number().int().positive().optional().describe('Most decisions kept. Default 10000.'),
+      maxBytes: z.number().int().positive().optional().describe('Most bytes kept, keys and decisions together. Default 33554432 (32 MiB).'),
+      maxEntryBytes: z.number().int().positive().optional().describe('Largest entry cached, bytes; decisions on larger inputs are not cached. Default 16384.'),
+    })
     .optional()
     .describe('Decision cache (used only for bundles whose data declares decision_cache: true). Default off.'),
   engine: z

@@ -14,9 +14,16 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { Authz, DecisionResult } from '../authz.ts'
 import { bearerChallenge } from '../enforce/challenge.ts'
+import { hasQueryAccessToken } from '../enforce/safe-url.ts'
 import { protectedResourceMetadata, protectedResourceMetadataPaths, type ProtectedResourceMetadata } from '../enforce/metadata.ts'
 import type { Principal } from '../contracts/principal.ts'
+import { bearerToken } from './authorization-header.ts'
 import { registeredToolAnnotations } from './protect.ts'
+import { SessionBindings, type SessionBindingsOptions } from './session-bindings.ts'
+
+export { bearerToken, MAX_AUTHORIZATION_LENGTH } from './authorization-header.ts'
+export { SessionBindings, principalKey } from './session-bindings.ts'
+export type { SessionBindingsOptions, SessionBindingsStats, EvictionReason } from './session-bindings.ts'
 
 /** Name of the response header carrying the decision id. */
 export const DECISION_ID_HEADER = 'mcp-authz-decision-id'
@@ -43,8 +50,13 @@ export interface McpHttpOptions {
    * never in production. Default: none (401).
    */
   dangerouslyAllowAnonymous?: Principal
-  /** Bind sessions to the principal that opened them. Default `true` (a bounded in-memory map). */
-  sessionBinding?: boolean | SessionBindings
+  /**
+   * Bind sessions to the principal that opened them. Default `true`: a {@link SessionBindings} with
+   * its defaults (32 sessions per principal, 10 000 in all, 30 min idle). Give the bounds, or your
+   * own instance (to share it, listen to its evictions or export its metrics); `false` turns
+   * binding off.
+   */
+  sessionBinding?: boolean | SessionBindings | SessionBindingsOptions
 }
 
 /** What an adapter must send back. */
@@ -65,8 +77,12 @@ export interface HttpPass {
   principal: Principal
   decisionId: string
   headers: Record<string, string>
-  /** Call with the response's `Mcp-Session-Id` once the transport assigned one (initialize). */
-  bindSession(sessionId: string): void
+  /** The request's `Mcp-Session-Id` (checked: bound to this principal), if it sent one. */
+  sessionId: string | undefined
+  /** Call with the response's `Mcp-Session-Id` once the transport assigned one (initialize). `false` when it could not be bound. */
+  bindSession(sessionId: string): boolean
+  /** Call once the response has ended (the adapters do): the session's idle time counts from then; after a DELETE it is forgotten. */
+  done(): void
 }
 
 /** The facts of one HTTP request. */
@@ -80,37 +96,6 @@ export interface HttpRequestFacts {
   signal?: AbortSignal
 }
 
-/** Sessions bound to the principal that opened them (issuer + subject + tenant). */
-export class SessionBindings {
-  readonly #owners = new Map<string, string>()
-  readonly #max: number
-  /** @param max Most sessions remembered; the oldest is forgotten first (its id then stops working). Default 10000. */
-  constructor(max = 10_000) {
-    this.#max = max
-  }
-  bind(sessionId: string, principal: Principal): void {
-    if (this.#owners.size >= this.#max) {
-      const oldest = this.#owners.keys().next().value
-      if (oldest !== undefined) this.#owners.delete(oldest)
-    }
-    this.#owners.set(sessionId, principalKey(principal))
-  }
-  /** `owner`: bound to this principal; `other`: bound to someone else; `unknown`: never bound here. */
-  owner(sessionId: string, principal: Principal): 'owner' | 'other' | 'unknown' {
-    const key = this.#owners.get(sessionId)
-    if (key === undefined) return 'unknown'
-    return key === principalKey(principal) ? 'owner' : 'other'
-  }
-  forget(sessionId: string): void {
-    this.#owners.delete(sessionId)
-  }
-}
-
-/** Identity of a principal for session binding: issuer, subject and tenant. */
-export function principalKey(p: Principal): string {
-  return JSON.stringify([p.issuer, p.subject, p.tenant ?? null])
-}
-
 const JSON_HEADERS = { 'content-type': 'application/json' }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -118,20 +103,12 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v
 }
 
-/**
- * The bearer token of an `Authorization` header, as sent (the verifier judges its syntax);
- * `undefined` when there is no header or it is of another scheme (no bearer credential, RFC 6750 § 3.1).
- */
-export function bearerToken(authorization: string | undefined): string | undefined {
-  const m = /^\s*Bearer(?:\s+(.*?))?\s*$/i.exec(authorization ?? '')
-  return m ? (m[1] ?? '') : undefined
-}
-
-function oauthAnswer(status: number, decisionId: string | undefined, wwwAuthenticate: string | undefined, error: string, description: string): HttpAnswer {
+/** An OAuth-style error answer; `error` undefined leaves the code out (RFC 6750 § 3.1: none when no credentials were sent). */
+function oauthAnswer(status: number, decisionId: string | undefined, wwwAuthenticate: string | undefined, error: string | undefined, description: string): HttpAnswer {
   const headers: Record<string, string> = { ...JSON_HEADERS }
   if (decisionId !== undefined) headers[DECISION_ID_HEADER] = decisionId
   if (wwwAuthenticate !== undefined) headers['www-authenticate'] = wwwAuthenticate
-  return { pass: false, status, headers, body: JSON.stringify({ error, error_description: description }) }
+  return { pass: false, status, headers, body: JSON.stringify(error === undefined ? { error_description: description } : { error, error_description: description }) }
 }
 
 function jsonRpcAnswer(status: number, decisionId: string | undefined, id: unknown, error: unknown): HttpAnswer {
@@ -140,9 +117,16 @@ function jsonRpcAnswer(status: number, decisionId: string | undefined, id: unkno
   return { pass: false, status, headers, body: JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error }) }
 }
 
+/** Methods the Streamable HTTP transport serves; any other is answered 405 before it. */
+const TRANSPORT_METHODS = new Set(['GET', 'POST', 'DELETE'])
+
 function refusal(result: DecisionResult): HttpAnswer {
   const { decisionId } = result
-  if (result.status === 401) return oauthAnswer(401, decisionId, result.wwwAuthenticate, 'invalid_token', 'Authentication required')
+  if (result.status === 401) {
+    // The body claims exactly what the challenge does: no error code when it has none (no credentials, RFC 6750 § 3.1).
+    const invalid = result.wwwAuthenticate?.includes('error="invalid_token"') === true
+    return oauthAnswer(401, decisionId, result.wwwAuthenticate, invalid ? 'invalid_token' : undefined, 'Authentication required')
+  }
   if (result.status === 403 && result.wwwAuthenticate !== undefined) {
     return oauthAnswer(403, decisionId, result.wwwAuthenticate, 'insufficient_scope', 'Additional scope is required for this request')
   }
@@ -168,20 +152,25 @@ export function authInfoFor(token: string, principal: Principal, resource: strin
 
 /** The guard: metadata documents and the per-request verdict. */
 export interface McpHttpGuard {
-  /** The endpoint path guarded (`/mcp`). */
+  /**
+   * The MCP endpoint's path (`/mcp`), for adapters that register a route. The guard itself never
+   * compares paths: every request given to {@link authorize} is guarded.
+   */
   readonly path: string
   /** Paths the metadata document is served at. */
   readonly metadataPaths: readonly string[]
   /** The RFC 9728 document (rebuilt from the serving bundle). */
   metadata(): ProtectedResourceMetadata
-  /** Decides one request to the MCP endpoint. Never throws. */
+  /** Decides one request to the MCP endpoint, whatever its path. Never throws. */
   authorize(facts: HttpRequestFacts): Promise<HttpAnswer | HttpPass>
   /** The bound sessions (`undefined` when binding is off). */
   readonly sessions: SessionBindings | undefined
 }
 
 /**
- * Creates the framework-neutral guard.
+ * Creates the framework-neutral guard. It never decides "is this the MCP endpoint" itself: every
+ * request handed to `authorize` is verified and decided, so mount it where the MCP handler is
+ * (the adapters wrap the handler itself).
  *
  * @example
  * ```ts
@@ -196,17 +185,22 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
   const { authz } = options
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) throw new TypeError('options.maxBodyBytes must be a positive integer')
-  const sessions = options.sessionBinding === false ? undefined : options.sessionBinding instanceof SessionBindings ? options.sessionBinding : new SessionBindings()
+  const binding = options.sessionBinding
+  const sessions = binding === false ? undefined : binding instanceof SessionBindings ? binding : new SessionBindings(binding === true || binding === undefined ? {} : binding)
+  if (options.toolAnnotations !== undefined && typeof options.toolAnnotations !== 'function') throw new TypeError('options.toolAnnotations must be a function')
   const path = options.path ?? (new URL(authz.resource).pathname.replace(/\/+$/, '') || '/')
 
   async function authorize(facts: HttpRequestFacts): Promise<HttpAnswer | HttpPass> {
-    const url = new URL(facts.url, 'http://localhost')
     // RFC 6750 § 2.3 is not allowed by MCP: a token in the query string is refused outright.
-    if (url.searchParams.has('access_token')) {
+    if (hasQueryAccessToken(facts.url)) {
       return oauthAnswer(400, undefined, bearerChallenge({ error: 'invalid_request', resourceMetadata: authz.resourceMetadataUrl }), 'invalid_request', 'Access tokens are accepted in the Authorization header only')
     }
-    const token = bearerToken(header(facts.headers, 'authorization'))
     const method = facts.method.toUpperCase()
+    if (!TRANSPORT_METHODS.has(method)) {
+      // HEAD, OPTIONS, PUT…: nothing the transport serves, so nothing to decide; never passed on.
+      return { pass: false, status: 405, headers: { ...JSON_HEADERS, allow: 'GET, POST, DELETE' }, body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed' } }) }
+    }
+    const token = bearerToken(header(facts.headers, 'authorization'))
     let message: unknown
     if (method === 'POST') {
       message = facts.body
@@ -215,7 +209,7 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
         if (bytes > maxBodyBytes) return jsonRpcAnswer(413, undefined, null, { code: -32700, message: 'Parse error: request body too large' })
       }
     } else {
-      // GET (SSE stream) and DELETE (session end) carry no message; they are authenticated all the same.
+      // GET (SSE stream) and DELETE (session end) carry no message; they are decided all the same.
       message = { jsonrpc: '2.0', method: method === 'DELETE' ? SESSION_END_METHOD : STREAM_OPEN_METHOD }
     }
     let annotations: Record<string, unknown> | undefined
@@ -237,8 +231,14 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
     if (sessions !== undefined && sessionId !== undefined) {
       // Answered like an unknown session (as the SDK does), so a session id reveals nothing about its owner.
       if (sessions.owner(sessionId, principal) !== 'owner') return jsonRpcAnswer(404, result.decisionId, null, { code: -32001, message: 'Session not found' })
-      if (method === 'DELETE') sessions.forget(sessionId)
+      sessions.acquire(sessionId)
+    } else if (sessions !== undefined && result.action?.method === 'initialize' && !sessions.canBind(principal)) {
+      // A new session would push another principal's out: refused before the transport creates one.
+      const answer = jsonRpcAnswer(503, result.decisionId, result.requestId, { code: -32000, message: 'Too many sessions; try again later', data: { decision_id: result.decisionId } })
+      answer.headers['retry-after'] = '60'
+      return answer
     }
+    let finished = false
     return {
       pass: true,
       authInfo: authInfoFor(token ?? '', principal, authz.resource, result.decisionId, result.requestId),
@@ -246,8 +246,16 @@ export function createMcpHttpGuard(options: McpHttpOptions): McpHttpGuard {
       principal,
       decisionId: result.decisionId,
       headers: { [DECISION_ID_HEADER]: result.decisionId },
+      sessionId,
       bindSession(id: string) {
-        sessions?.bind(id, principal)
+        return sessions === undefined || sessions.bind(id, principal)
+      },
+      done() {
+        if (finished || sessions === undefined || sessionId === undefined) return
+        finished = true
+        // The owner ended its session: forgotten once the transport has answered the DELETE.
+        if (method === 'DELETE') sessions.forget(sessionId)
+        else sessions.release(sessionId)
       },
     }
   }

@@ -12,7 +12,11 @@
  *   `_meta`;
  * - the transport (the server's resource and name come with the bundle, so the revision covers them).
  *
- * An entry never outlives the principal's `expiresAt`.
+ * An entry never outlives the principal's `expiresAt`. The cache is bounded in entries and in
+ * bytes (keys hold caller-chosen arguments and `_meta`): an entry larger than `maxEntryBytes` is
+ * not cached at all, and the least recently used entries go once the total passes `maxBytes`.
+ * Sizes count two bytes per UTF-16 code unit of the key and of the serialised decision (an upper
+ * bound of what V8 stores), plus a fixed overhead per entry.
  *
  * @module
  */
@@ -25,10 +29,30 @@ import type { Decision } from './decision.ts'
 export interface DecisionCacheOptions {
   /** Most decisions kept (least recently used evicted first). Default 10000. */
   max?: number
+  /** Most bytes kept, keys and decisions together (least recently used evicted first). Default 33554432 (32 MiB). */
+  maxBytes?: number
+  /** Largest entry cached, bytes; a decision on a larger input is evaluated every time. Default 16384 (16 KiB). */
+  maxEntryBytes?: number
+}
+
+/** Bytes counted per entry besides its key and decision (the entry object, the map slot). */
+export const ENTRY_OVERHEAD_BYTES = 128
+
+/** Bytes an entry is counted as: two per UTF-16 code unit of the key and the serialised decision, plus {@link ENTRY_OVERHEAD_BYTES}. */
+export function entryBytes(key: string, decision: Decision): number {
+  return 2 * (key.length + JSON.stringify(decision).length) + ENTRY_OVERHEAD_BYTES
+}
+
+function positiveInteger(value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new TypeError(`decisionCache.${name} must be a positive integer`)
+  return value
 }
 
 interface Entry {
   decision: Decision
+  /** What the entry is counted as ({@link entryBytes}). */
+  bytes: number
   /** Milliseconds since the epoch after which the entry must not be served; Infinity when the principal has no expiry. */
   expiresAtMs: number
 }
@@ -46,7 +70,8 @@ function list(v: readonly string[]): string {
 }
 
 function json(v: unknown): string {
-  return v === undefined ? '-' : str(JSON.stringify(v))
+  // JSON.stringify(undefined) is undefined, which str() writes as '-'.
+  return str(JSON.stringify(v) as string | undefined)
 }
 
 /** Everything of a principal a policy can read, as one unambiguous string. */
@@ -83,10 +108,13 @@ export class DecisionCache {
   readonly #lru: LRUCache<string, Entry>
   readonly #now: () => number
 
+  readonly #maxEntryBytes: number
+
   constructor(options: DecisionCacheOptions = {}, now: () => number = Date.now) {
-    const max = options.max ?? 10_000
-    if (!Number.isInteger(max) || max < 1) throw new TypeError('decisionCache.max must be a positive integer')
-    this.#lru = new LRUCache<string, Entry>({ max })
+    const max = positiveInteger(options.max, 10_000, 'max')
+    const maxBytes = positiveInteger(options.maxBytes, 32 * 1024 * 1024, 'maxBytes')
+    this.#maxEntryBytes = Math.min(positiveInteger(options.maxEntryBytes, 16 * 1024, 'maxEntryBytes'), maxBytes)
+    this.#lru = new LRUCache<string, Entry>({ max, maxSize: maxBytes, sizeCalculation: (entry) => entry.bytes })
     this.#now = now
   }
 
@@ -106,13 +134,20 @@ export class DecisionCache {
     return entry.decision
   }
 
-  /** Stores a decision for as long as the principal is valid; returns it frozen. Policy errors are never cached. */
+  /**
+   * Stores a decision for as long as the principal is valid; returns it frozen. Policy errors are
+   * never cached, nor entries larger than `maxEntryBytes`.
+   */
   set(key: string, decision: Decision, principal: Principal): Decision {
     if (decision.reasons.some((r) => r.code === 'policy_error')) return decision
+    // Checked before serialising the decision: the key alone may already be too large.
+    if (2 * key.length + ENTRY_OVERHEAD_BYTES > this.#maxEntryBytes) return decision
     const expiresAtMs = principal.expiresAt === undefined ? Number.POSITIVE_INFINITY : principal.expiresAt * 1000
     if (this.#now() >= expiresAtMs) return decision
+    const bytes = entryBytes(key, decision)
+    if (bytes > this.#maxEntryBytes) return decision
     const frozen = deepFreeze(decision)
-    this.#lru.set(key, { decision: frozen, expiresAtMs })
+    this.#lru.set(key, { decision: frozen, expiresAtMs, bytes })
     return frozen
   }
 
@@ -124,5 +159,10 @@ export class DecisionCache {
   /** Number of entries. */
   get size(): number {
     return this.#lru.size
+  }
+
+  /** Bytes the entries are counted as, together. */
+  get bytes(): number {
+    return this.#lru.calculatedSize
   }
 }

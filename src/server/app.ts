@@ -64,6 +64,9 @@ class Deadline {
   }
 }
 
+/** The `error` of a client error answer, by HTTP status (anything else is `bad_request`). */
+const CLIENT_ERRORS: Record<number, string> = { 401: 'unauthorized', 404: 'not_found', 405: 'method_not_allowed', 413: 'payload_too_large', 415: 'unsupported_media_type' }
+
 /** Decorations shared by the plugins. */
 interface Shared {
   authz: Authz
@@ -185,7 +188,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setErrorHandler((err: FastifyError, _request, reply) => {
     if (err.validation !== undefined) return reply.code(400).send({ error: 'bad_request', message: `${err.validationContext ?? 'request'} ${err.message.replace(/^(body|querystring)\s*/, '')}` })
     const status = err.statusCode ?? 500
-    if (status < 500) return reply.code(status).send({ error: err.code ?? 'bad_request', message: err.message })
+    // The documented shape, whatever Fastify's internal code (FST_ERR_CTP_INVALID_JSON_BODY, …).
+    if (status < 500) return reply.code(status).send({ error: CLIENT_ERRORS[status] ?? 'bad_request', message: err.message })
     reply.log.error(err)
     return reply.code(500).send({ error: 'internal_error', message: 'internal error' })
   })
@@ -197,6 +201,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close')
   })
+  // Every JSON or text body ends with a newline, so `curl` output does not run into the prompt.
+  app.addHook('onSend', async (_request, _reply, payload) => (typeof payload === 'string' && payload.length > 0 && !payload.endsWith('\n') ? `${payload}\n` : payload))
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${redactQuery(request.url)}` }))
   // RFC 6750 § 2.3 tokens in the URL end up in logs and proxies: refused on every route, before anything else.
   app.addHook('onRequest', async (request, reply) => {

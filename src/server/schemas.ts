@@ -13,7 +13,10 @@ const jsonRpcError = {
 } as const
 export const errorResponse = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const
 
-const token = { type: 'string', minLength: 1, maxLength: 16384, description: 'The bearer token the MCP client presented (without "Bearer ").' } as const
+// No length bounds here: any string is a credential to decide on (an empty or over-long one is a
+// recorded 401 invalid_token with its challenge, not a 400); the verifier bounds its length first
+// and the body limit bounds the request.
+const token = { type: 'string', description: 'The bearer token the MCP client presented (without "Bearer ").' } as const
 
 export const decideSchema = {
   body: {

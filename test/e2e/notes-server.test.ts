@@ -1,8 +1,12 @@
 // The notes example end to end: the SDK's real Client and StreamableHTTPClientTransport over
 // 127.0.0.1, tokens from a real oidc-provider (client_credentials, RFC 8707 resource indicators).
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/net.ts'
+import { tempDir } from '../helpers/temp.ts'
 import { after, before, describe, it } from 'node:test'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js'
@@ -12,6 +16,7 @@ import { createAuthz } from '../../src/authz.ts'
 import type { DecisionEvent } from '../../src/authz.ts'
 import { createTokenVerifier } from '../../src/verify/index.ts'
 import { startNotesServer, type RunningNotesServer } from '../../examples/notes-server/server.ts'
+import { loadNotesConfig, notesPolicyData } from '../../examples/notes-server/config.ts'
 import { startAuthorizationServer, type AuthorizationServer } from '../helpers/authorization-server.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
 
@@ -21,6 +26,9 @@ const SCOPES = ['notes:read', 'notes:write', 'notes:admin']
 let as: AuthorizationServer
 let notes: RunningNotesServer
 let resource: string
+/** Resources main.ts may listen for: a port found free can be taken by another test before the process binds it, so there are spares. */
+let mainResources: string[]
+let authz: Awaited<ReturnType<typeof createAuthz>>
 const events: DecisionEvent[] = []
 const clients: Client[] = []
 
@@ -54,15 +62,16 @@ async function connect(clientId: string, scope: string): Promise<Client> {
 before(async () => {
   const port = await freePort()
   resource = `http://127.0.0.1:${port}/mcp`
+  mainResources = [`http://127.0.0.1:${await freePort()}/mcp`, `http://127.0.0.1:${await freePort()}/mcp`, `http://127.0.0.1:${await freePort()}/mcp`]
   as = await startAuthorizationServer({
-    resources: { [resource]: { scopes: SCOPES } },
+    resources: { [resource]: { scopes: SCOPES }, ...Object.fromEntries(mainResources.map((r) => [r, { scopes: SCOPES }])) },
     clients: ['reader', 'writer', 'admin-agent'].map((id) => ({ clientId: id, clientSecret: `${id}-secret`, scopes: SCOPES })),
   })
   const template = await readFile(new URL('../fixtures/mcp-notes-data.json', import.meta.url), 'utf8')
   const data = JSON.parse(template.replaceAll('${RESOURCE}', resource).replaceAll('${ISSUER}', as.issuer))
   const bundle = await buildTestBundle(data)
   const verifier = createTokenVerifier({ audience: resource, issuers: [{ issuer: as.issuer, jwksUri: as.jwksUri, requiredClaims: ['client_id'] }] })
-  const authz = await createAuthz({ bundle, verifier, onDecision: (e) => events.push(e) })
+  authz = await createAuthz({ bundle, verifier, onDecision: (e) => events.push(e) })
   notes = await startNotesServer(authz, { port })
 })
 
@@ -165,5 +174,143 @@ describe('notes server over Streamable HTTP with oidc-provider tokens', () => {
     const logged = JSON.stringify(events)
     assert.equal(logged.includes(token), false)
     assert.equal(logged.includes(token.split('.')[2] ?? '-'), false, 'not even the signature')
+  })
+})
+
+describe('notes server: many clients, sessions freed', () => {
+  it('several SDK clients at once, each with its own session and its own notes', async () => {
+    const ids = ['reader', 'writer', 'admin-agent']
+    const clients = await Promise.all(ids.map((id) => connect(id, 'notes:read notes:write')))
+    const sessionIds = clients.map((c) => (c.transport as StreamableHTTPClientTransport).sessionId)
+    assert.equal(new Set(sessionIds).size, ids.length)
+    await Promise.all(clients.map((c, i) => c.callTool({ name: 'notes_write', arguments: { title: `mine-${i}`, body: ids[i] } })))
+    const reads = await Promise.all(clients.map((c, i) => c.callTool({ name: 'notes_read', arguments: { title: `mine-${i}` } })))
+    assert.deepEqual(reads.map((r) => (r.content as Array<{ text: string }>)[0]?.text), ids)
+    const others = await clients[0]?.callTool({ name: 'notes_read', arguments: { title: 'mine-1' } })
+    assert.equal(others?.isError, true, "another principal's note is not there")
+  })
+
+  it('a session its client ends is freed (its transport closed)', async () => {
+    const client = await connect('writer', 'notes:read')
+    const before = notes.sessions.size
+    await (client.transport as StreamableHTTPClientTransport).terminateSession()
+    const end = Date.now() + 10_000
+    while (notes.sessions.size !== before - 1) {
+      assert.ok(Date.now() < end, 'session not freed within 10 s')
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  })
+
+  it('a session that goes idle is freed', async () => {
+    // Long enough that a loaded machine cannot idle the session out while the client is still connecting.
+    const idle = await startNotesServer(authz, { idleTimeoutMs: 2000 })
+    try {
+      const token = await as.token('writer', { resource, scope: 'notes:read' })
+      const client = new Client({ name: 'idle', version: '1.0.0' })
+      await client.connect(new StreamableHTTPClientTransport(new URL(idle.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+      const open = () => idle.sessions.size
+      assert.equal(open(), 1)
+      await client.close()
+      const end = Date.now() + 20_000
+      while (open() !== 0) {
+        assert.ok(Date.now() < end, 'idle session not freed within 20 s')
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      assert.equal(idle.sessions.bindings?.stats().evictions.idle, 1)
+    } finally {
+      await idle.close()
+    }
+  })
+})
+
+describe('notes server: main.ts against any issuer', () => {
+  it('configured by the environment: serves SDK clients, logs one redacted decision record per decision, stops on SIGTERM', async () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url))
+    let child!: ChildProcess
+    let stdout = ''
+    let stderr = ''
+    let mainResource = ''
+    let exited!: Promise<number | null>
+    for (const candidate of mainResources) {
+      mainResource = candidate
+      const env = { ...process.env, NOTES_RESOURCE: candidate, NOTES_ISSUER: as.issuer, NOTES_JWKS_URI: as.jwksUri, NOTES_TYP: 'at+jwt' }
+      child = spawn(process.execPath, ['examples/notes-server/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      stdout = ''
+      stderr = ''
+      child.stdout?.on('data', (d: Buffer) => void (stdout += d.toString()))
+      child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString()))
+      const started = child
+      exited = new Promise<number | null>((resolve) => started.once('exit', (code) => resolve(code)))
+      const closed = new Promise((resolve) => started.once('close', resolve))
+      const end = Date.now() + 60_000
+      while (!stderr.includes('notes server:') && child.exitCode === null) {
+        assert.ok(Date.now() < end, `main.ts did not start within 60 s: ${stderr}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      if (child.exitCode === null) break
+      await closed // all of its stderr
+      if (!stderr.includes('EADDRINUSE')) break
+    }
+    try {
+      assert.equal(child.exitCode, null, `main.ts exited: ${stderr}`)
+      assert.match(stderr, new RegExp(`notes server: ${mainResource}`))
+      assert.doesNotMatch(stderr, /dev issuer/, 'an issuer is configured: no development issuer')
+      const token = await as.token('writer', { resource: mainResource, scope: 'notes:read notes:write' })
+      const clients = await Promise.all([0, 1].map(async () => {
+        const c = new Client({ name: 'main', version: '1.0.0' })
+        await c.connect(new StreamableHTTPClientTransport(new URL(mainResource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+        return c
+      }))
+      await clients[0]?.callTool({ name: 'notes_write', arguments: { title: 'from-main', body: 'hello' } })
+      const read = await clients[1]?.callTool({ name: 'notes_read', arguments: { title: 'from-main' } })
+      assert.deepEqual(read?.content, [{ type: 'text', text: 'hello' }])
+      for (const c of clients) await c.close()
+      const records = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { decision_id?: string; type?: string })
+      assert.ok(records.length >= 4, `${records.length} records`)
+      assert.ok(records.every((r) => typeof r.decision_id === 'string'))
+      assert.equal(stdout.includes(token), false, 'no token in the decision log')
+      assert.equal(stdout.includes(token.split('.')[2] ?? '-'), false)
+    } finally {
+      child.kill('SIGTERM')
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 10_000))])
+      if (code === 'timeout') child.kill('SIGKILL')
+      assert.equal(code, 0, `exit ${code}: ${stderr}`)
+    }
+  })
+
+  it('configuration: the environment wins over the file; a verifier configuration passes through as-is', async () => {
+    const dir = await tempDir('mcp-authz-notes-config-')
+    try {
+      const file = join(dir, 'notes.json')
+      const verifier = { issuers: [{ issuer: 'https://a.example', jwksUri: 'https://a.example/keys', tenant: 'acme' }, 'https://b.example'], clockTolerance: 5 }
+      await writeFile(file, JSON.stringify({ resource: 'https://notes.example.com/mcp', port: 4000, verifier }))
+      const fromFile = await loadNotesConfig({ NOTES_CONFIG: file })
+      assert.equal(fromFile.resource, 'https://notes.example.com/mcp')
+      assert.equal(fromFile.port, 4000)
+      assert.deepEqual(fromFile.verifier, { audience: 'https://notes.example.com/mcp', ...verifier })
+      assert.deepEqual(fromFile.issuers, { 'https://a.example': { tenant: 'acme' }, 'https://b.example': {} })
+      assert.equal(fromFile.devIssuer, undefined)
+      const data = (await notesPolicyData(fromFile)) as { mcp_authz: { resource: string; issuers: unknown; tools: Record<string, unknown> } }
+      assert.equal(data.mcp_authz.resource, 'https://notes.example.com/mcp')
+      assert.deepEqual(data.mcp_authz.issuers, fromFile.issuers)
+      assert.deepEqual(Object.keys(data.mcp_authz.tools).sort(), ['notes_delete', 'notes_read', 'notes_write'])
+      const overridden = await loadNotesConfig({ NOTES_CONFIG: file, NOTES_PORT: '4100', NOTES_ISSUER: 'https://c.example', NOTES_TYP: 'at+jwt, JWT', NOTES_TENANT: 't' })
+      assert.equal(overridden.port, 4100)
+      assert.deepEqual(overridden.verifier, { audience: 'https://notes.example.com/mcp', issuers: [{ issuer: 'https://c.example', claims: ['roles'], typ: ['at+jwt', 'JWT'], tenant: 't' }] })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('configuration: by default port 3000 with the development issuer; never 8181', async () => {
+    const config = await loadNotesConfig({})
+    assert.equal(config.resource, 'http://127.0.0.1:3000/mcp')
+    assert.equal(config.port, 3000)
+    assert.notEqual(config.port, 8181)
+    assert.equal(config.devIssuer, 'http://127.0.0.1:3000/dev-issuer')
+    assert.equal((await loadNotesConfig({ NOTES_DEV_ISSUER: '0' })).devIssuer, undefined)
+    await assert.rejects(loadNotesConfig({ NOTES_RESOURCE: 'not a uri' }), /not an absolute URI/)
+    await assert.rejects(loadNotesConfig({ NOTES_PORT: 'x' }), /NOTES_PORT/)
+    await assert.rejects(loadNotesConfig({ NOTES_ISSUER: 'https://elsewhere.example', NOTES_DEV_ISSUER: '1' }), /share the resource origin/)
   })
 })

@@ -16,7 +16,7 @@
  * | introspection response | `maxResponseBytes` | 65536 | 401, `ERR_INTROSPECTION_UNAVAILABLE` |
  * | decision endpoint body | server `bodyLimit` | 1 MiB | 413 |
  * | list items (decision endpoint `/v1/visible`) | schema `maxItems` | 10000 | 400 |
- * | token on the decision endpoint | schema `maxLength` | 16384 | 400 |
+ * | token on the decision endpoint | verifier `maxTokenLength` (any string is decided) | 8192 | a recorded 401 `invalid_token` decision (HTTP 200) |
  */
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
@@ -201,6 +201,19 @@ async function endpoint(path: string, body: string): Promise<Outcome> {
   return { ok: false, error: `${res.status} ${text.slice(0, 160)}` }
 }
 
+/** POST /v1/decide with `token`: refused when the decision was a 401 for a too-large token (counted by the endpoint's metrics). */
+async function endpointToken(token: string): Promise<Outcome> {
+  const tooLarge = async () => {
+    const line = (await harness.metrics.registry.metrics()).split('\n').find((l) => l.startsWith('mcp_authz_verification_failures_total{code="ERR_TOKEN_TOO_LARGE"}'))
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  const before = await tooLarge()
+  const res = await fetch(`${harness.url}/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, message: { jsonrpc: '2.0', id: 1, method: 'ping' } }), signal: AbortSignal.timeout(10_000) })
+  const body = (await res.json()) as { status?: number }
+  if (res.status !== 200) return { ok: false, error: `${res.status} ${JSON.stringify(body).slice(0, 160)}` }
+  return (await tooLarge()) > before ? { ok: false, error: `decision ${body.status} ERR_TOKEN_TOO_LARGE` } : { ok: true }
+}
+
 /** A /v1/decide body of exactly `bytes` bytes (the message padded within the message limits). */
 function decideBodyOfBytes(bytes: number): string {
   const make = (chunks: string[]) => JSON.stringify({ message: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes_read', arguments: { pad: chunks } } } })
@@ -238,11 +251,12 @@ const bounds: Bound[] = [
     error: /^400 .*must NOT have more than 10000 items/,
   },
   {
-    name: 'token on the decision endpoint (schema maxLength)',
-    limit: 16_384,
-    at: () => endpoint('/v1/decide', JSON.stringify({ token: 'a'.repeat(16_384), message: { jsonrpc: '2.0', id: 1, method: 'ping' } })),
-    over: () => endpoint('/v1/decide', JSON.stringify({ token: 'a'.repeat(16_385), message: { jsonrpc: '2.0', id: 1, method: 'ping' } })),
-    error: /^400 .*must NOT have more than 16384 characters/,
+    // Any string token gets a decision (11.7): the bound is the verifier's, and over it the answer is a recorded 401 decision.
+    name: 'token on the decision endpoint (verifier maxTokenLength)',
+    limit: 8192,
+    at: () => endpointToken('a'.repeat(8192)),
+    over: () => endpointToken('a'.repeat(8193)),
+    error: /^decision 401 ERR_TOKEN_TOO_LARGE$/,
   },
 ]
 

@@ -8,7 +8,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import { createAuthz, type Authz, type CredentialVerifier } from '../../src/authz.ts'
-import { bearerToken, mcpAuthzExpress, mcpAuthzFastify, mcpAuthzHandler, protectedResourceMetadata } from '../../src/mcp/index.ts'
+import { mcpAuthzExpress, mcpAuthzFastify, mcpAuthzHandler, protectedResourceMetadata } from '../../src/mcp/index.ts'
 import { staticPrincipal } from '../../src/verify/index.ts'
 import { buildTestBundle } from '../helpers/bundle.ts'
 
@@ -65,8 +65,10 @@ before(async () => {
   const node = await listen(mcpAuthzHandler({ authz, rootMetadata: true, maxBodyBytes: 4096, handle: (req, res, body) => { record(req, body); res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}') } }))
   const app = express()
   app.use(express.json())
-  app.use(mcpAuthzExpress({ authz, maxBodyBytes: 4096 }))
-  app.all('/mcp', (req, res) => { record(req as IncomingMessage & { auth?: AuthInfo }, req.body); res.json({ ok: true }) })
+  // The documented wiring: metadata application-wide, the guard on the MCP route, your handler after it.
+  const mcp = mcpAuthzExpress({ authz, maxBodyBytes: 4096, rootMetadata: true })
+  app.use(mcp.metadata)
+  app.all('/mcp', mcp, (req, res) => { record(req as IncomingMessage & { auth?: AuthInfo }, req.body); res.json({ ok: true }) })
   const ex = await listen(app)
   const fastify = Fastify()
   await fastify.register(mcpAuthzFastify, { authz, maxBodyBytes: 4096, handle: (req, res, body) => { record(req, body); res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}') } })
@@ -112,16 +114,6 @@ describe('RFC 9728 metadata', () => {
   })
 })
 
-describe('bearerToken()', () => {
-  it('reads the Bearer scheme of the Authorization header; another scheme is no bearer credential', () => {
-    assert.equal(bearerToken('Bearer abc.def'), 'abc.def')
-    assert.equal(bearerToken('bearer abc'), 'abc')
-    assert.equal(bearerToken('Bearer'), '')
-    assert.equal(bearerToken(undefined), undefined)
-    assert.equal(bearerToken('Basic dXNlcjpwYXNz'), undefined)
-  })
-})
-
 for (const adapter of ['node', 'express', 'fastify'] as const) {
   describe(`${adapter} adapter`, () => {
     it('no token: 401 with a bare Bearer challenge (scope, resource_metadata) and a decision id header', async () => {
@@ -129,12 +121,15 @@ for (const adapter of ['node', 'express', 'fastify'] as const) {
       assert.equal(res.status, 401)
       assert.equal(res.headers.get('www-authenticate'), 'Bearer scope="notes:read", resource_metadata="https://notes.example.test/.well-known/oauth-protected-resource/mcp"')
       assert.match(res.headers.get('mcp-authz-decision-id') ?? '', /^[0-9a-f-]{36}$/)
+      // RFC 6750 § 3.1: no credentials sent, no error code claimed — in the body either.
+      assert.deepEqual(await res.json(), { error_description: 'Authentication required' })
     })
 
     it('a bad token: 401 invalid_token', async () => {
       const res = await post(bases[adapter], call('notes_read'), 'forged')
       assert.equal(res.status, 401)
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/)
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_token')
     })
 
     it('a token in the query string: 400 invalid_request, even with a good header', async () => {
