@@ -28,8 +28,9 @@ import { Recorder } from './authz/events.ts'
 import { bundleState, type BundleState } from './authz/state.ts'
 import { derivedVerifierConfig, TrustError, trustProblems, type DataTrust, type TrustProblem, type VerifierTrust } from './authz/trust.ts'
 import { visible, type VisibleOptions } from './authz/visible.ts'
+import type { DecisionTableOptions } from './authz/table.ts'
 
-export type { AuthzIncident, DataTrust, ShadowConfig, TrustProblem, VerifierTrust, VisibleOptions }
+export type { AuthzIncident, DataTrust, DecisionTableOptions, ShadowConfig, TrustProblem, VerifierTrust, VisibleOptions }
 export { TrustError }
 
 /** Configuration of {@link createAuthz}. */
@@ -83,6 +84,17 @@ export interface AuthzConfig {
    * Default: off.
    */
   decisionCache?: DecisionCacheOptions
+  /**
+   * Per-principal decision tables (src/authz/table.ts): for a principal the verifier's memo hands
+   * out (one deeply frozen object per token), a decision that depends only on principal, method
+   * and item is evaluated once and then answered from that principal's table — and so is list
+   * filtering, item by item. Used only when the bundle proves it (built by `mcp-authz build`; no
+   * rule outside the library reads arguments, `_meta`, ids, context, time or randomness; never for
+   * items with argument conditions); data `decision_cache: false` turns it off. A table answers
+   * exactly what the policy answered; it is dropped on `load` and at the principal's `expiresAt`.
+   * `false` turns tables off. Default: on, `{ maxBytes: 32 MiB, maxPrincipalBytes: 1 MiB }`.
+   */
+  decisionTable?: DecisionTableOptions | false
 }
 
 /** What {@link Authz.check} needs from a verifier: token in, principal out, typed error otherwise. */
@@ -200,6 +212,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
   if (config.stepUpScopes !== undefined && config.stepUpScopes !== 'required' && config.stepUpScopes !== 'granted-and-required') throw new TypeError("config.stepUpScopes must be 'required' or 'granted-and-required'")
   if (config.onError !== undefined && typeof config.onError !== 'function') throw new TypeError('config.onError must be a function')
   if (config.decisionCache !== undefined && (config.decisionCache === null || typeof config.decisionCache !== 'object')) throw new TypeError('config.decisionCache must be an object')
+  if (config.decisionTable !== undefined && config.decisionTable !== false && (config.decisionTable === null || typeof config.decisionTable !== 'object')) throw new TypeError('config.decisionTable must be an object or false')
   const wantedResource = config.resource === undefined ? undefined : canonicalResourceUri(config.resource)
   if (config.resource !== undefined && wantedResource === undefined) throw new TypeError('config.resource must be an absolute http(s) URI')
   const transport = config.transport ?? 'http'
@@ -241,7 +254,7 @@ export async function createAuthz(config: AuthzConfig): Promise<Authz> {
       })
     }
     const prepared = await engine.prepare(bundle)
-    const next = bundleState(prepared, config.challengeScopes)
+    const next = bundleState(prepared, config.challengeScopes, config.decisionTable ?? {})
     const nextVerifier = verifierFor(prepared)
     engine.activate(prepared)
     state = next

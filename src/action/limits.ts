@@ -63,6 +63,39 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
 
 /** Whether a parsed value nests deeper than `maxDepth` or holds a string longer than `maxString`. */
 export function valueExceeds(value: unknown, maxDepth: number, maxString: number): 'depth' | 'string' | undefined {
+  // The recursive walk allocates nothing; its depth is bounded by maxDepth, so deep limits take the loop.
+  return maxDepth <= RECURSION_MAX ? exceeds(value, 0, maxDepth, maxString) : exceedsIteratively(value, maxDepth, maxString)
+}
+
+/** Deepest limit walked recursively. */
+const RECURSION_MAX = 256
+
+/**
+ * The walk of {@link exceedsIteratively}, in the same order (an object's keys before its values,
+ * children last to first), so both report the same bound when a value breaks two.
+ */
+function exceeds(v: unknown, d: number, maxDepth: number, maxString: number): 'depth' | 'string' | undefined {
+  if (typeof v === 'string') return v.length > maxString ? 'string' : undefined
+  if (v === null || typeof v !== 'object') return undefined
+  if (d >= maxDepth) return 'depth'
+  if (Array.isArray(v)) {
+    for (let i = v.length - 1; i >= 0; i--) {
+      const r = exceeds(v[i], d + 1, maxDepth, maxString)
+      if (r !== undefined) return r
+    }
+    return undefined
+  }
+  const keys = Object.keys(v)
+  for (const key of keys) if (key.length > maxString) return 'string'
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const r = exceeds((v as Record<string, unknown>)[keys[i] as string], d + 1, maxDepth, maxString)
+    if (r !== undefined) return r
+  }
+  return undefined
+}
+
+/** {@link valueExceeds} with an explicit stack, for any depth. */
+export function exceedsIteratively(value: unknown, maxDepth: number, maxString: number): 'depth' | 'string' | undefined {
   const stack: Array<[unknown, number]> = [[value, 0]]
   while (stack.length > 0) {
     const [v, d] = stack.pop()!

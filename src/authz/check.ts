@@ -54,7 +54,7 @@ export async function check(
   message: unknown,
   context: DecideContext & { signal?: AbortSignal } = {},
 ): Promise<DecisionResult & { principal?: Principal }> {
-  const started = performance.now()
+  const started = core.recorder.active ? performance.now() : 0
   // No credential at all: a bare challenge (RFC 6750 § 3.1). An empty one was sent, and is invalid.
   if (credential === undefined) return credentialFailure(core, credential, started, 401, 'ERR_TOKEN_MISSING', 'no bearer credential', context.transport)
   if (credential === '') return credentialFailure(core, credential, started, 401, 'ERR_TOKEN_MISSING', 'empty bearer credential', context.transport)
@@ -67,5 +67,7 @@ export async function check(
     const code = typeof e.code === 'string' ? e.code : 'ERR_VERIFY_FAILED'
     return credentialFailure(core, credential, started, e.status === 400 ? 400 : 401, code, typeof e.message === 'string' ? e.message : 'verification failed', context.transport)
   }
-  return { ...decide(core, principal, message, { ...context, verifyNs: nsSince(started) }), principal }
+  const result: DecisionResult & { principal?: Principal } = decide(core, principal, message, core.recorder.active ? { ...context, verifyNs: nsSince(started) } : context)
+  result.principal = principal
+  return result
 }

@@ -38,6 +38,11 @@ export class Recorder {
     this.#transport = transport
   }
 
+  /** Whether events are consumed at all (without a consumer, callers need not build them). */
+  get active(): boolean {
+    return this.#onDecision !== undefined
+  }
+
   /** Records one decision event (path defaults to the decision entrypoint). */
   record(event: EventBody): void {
     if (this.#onDecision === undefined) return

@@ -39,6 +39,14 @@ export interface InputPlan {
    * time or randomness. Decision caching requires it.
    */
   deterministic: boolean
+  /**
+   * Whether a decision depends on nothing but the principal, the method and the item (name or
+   * URI, with its annotations), so that it may be answered from the principal's table
+   * (src/authz/table.ts): the bundle is analysed, reads no time or randomness, and no rule outside
+   * the library reads more than the principal, `action.method`, `kind`, `name`, `uri`,
+   * `annotations` or the server block. Items with argument conditions never qualify.
+   */
+  table: boolean
   /** Why the plan is what it is, for `eval` and the docs. */
   basis: 'analysis' | 'no analysis: whole input'
 }
@@ -52,6 +60,13 @@ function overlaps(ref: readonly string[], field: readonly string[]): boolean {
 
 function reads(facts: InputFacts, field: readonly string[]): boolean {
   return facts.inputRefs.some((ref) => overlaps(ref, field))
+}
+
+/** What a rule outside the library may read and leave a decision table-able. */
+function tableRef(ref: readonly string[]): boolean {
+  const [head, field] = ref
+  if (head === 'principal' || head === 'server') return true
+  return head === 'action' && (field === 'method' || field === 'kind' || field === 'name' || field === 'uri' || field === 'annotations')
 }
 
 function withArguments(rules: Record<string, { arguments?: unknown }> | undefined): ReadonlySet<string> {
@@ -69,13 +84,14 @@ function withArguments(rules: Record<string, { arguments?: unknown }> | undefine
  */
 export function inputPlan(bundle: Pick<ActiveBundle, 'config'>, facts: InputFacts | undefined): InputPlan {
   const ruled = { tools: withArguments(bundle.config.tools), prompts: withArguments(bundle.config.prompts) }
-  if (facts === undefined) return { arguments: 'all', ruled, meta: true, deterministic: false, basis: 'no analysis: whole input' }
+  if (facts === undefined) return { arguments: 'all', ruled, meta: true, deterministic: false, table: false, basis: 'no analysis: whole input' }
   return {
     arguments: reads(facts, ['action', 'arguments']) ? 'all' : 'ruled',
     ruled,
     meta: reads(facts, ['action', 'meta']),
     deterministic:
       !facts.nondeterministic && !reads(facts, ['action', 'id']) && !reads(facts, ['context', 'time_ns']) && !reads(facts, ['context', 'request_id']),
+    table: !facts.nondeterministic && facts.inputRefs.every(tableRef),
     basis: 'analysis',
   }
 }
@@ -92,7 +108,8 @@ export function policyAction(plan: InputPlan, action: Action, annotations: Recor
   return slim
 }
 
-function argumentsReach(plan: InputPlan, action: Action): boolean {
+/** Whether the policy reads a call's arguments under a plan (an item with argument conditions, or a rule reading every call's). */
+export function argumentsReach(plan: InputPlan, action: Pick<Action, 'kind' | 'name'>): boolean {
   if (plan.arguments === 'all') return true
   if (action.name === undefined) return false
   if (action.kind === 'tool') return plan.ruled.tools.has(action.name)
@@ -106,6 +123,8 @@ export interface InputContext {
   transport: string
   requestId?: string
   annotations?: Record<string, unknown>
+  /** The clock, milliseconds since the epoch (`context.time_ns`). Default `Date.now()`. */
+  nowMs?: number
 }
 
 /**
@@ -121,6 +140,6 @@ export function policyInput(plan: InputPlan, principal: Principal, action: Actio
     principal,
     action: policyAction(plan, action, ctx.annotations ?? action.annotations),
     server: ctx.server,
-    context: { time_ns: Date.now() * 1e6, transport: ctx.transport, ...(ctx.requestId ? { request_id: ctx.requestId } : {}) },
+    context: ctx.requestId ? { time_ns: (ctx.nowMs ?? Date.now()) * 1e6, transport: ctx.transport, request_id: ctx.requestId } : { time_ns: (ctx.nowMs ?? Date.now()) * 1e6, transport: ctx.transport },
   }
 }

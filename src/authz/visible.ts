@@ -11,6 +11,8 @@ import type { Principal } from '../contracts/principal.ts'
 import type { ListItem } from '../authz.ts'
 import type { Core } from './core.ts'
 import { nsSince } from './events.ts'
+import type { BundleState } from './state.ts'
+import { itemPath, type ItemPath } from './table.ts'
 
 /** The list method whose result is filtered, per kind. */
 export const LIST_METHOD = { tool: 'tools/list', resource: 'resources/list', prompt: 'prompts/list' } as const
@@ -47,6 +49,45 @@ function policyKeyOf(kind: 'tool' | 'resource' | 'prompt', item: ListItem): stri
   return undefined
 }
 
+type Entry = { name?: string; uri?: string; annotations?: Record<string, unknown> }
+
+/**
+ * The policy keys of the visible items: from the principal's table where it knows them (each item
+ * is decided on its own, so a table answer per item is the list's answer), the others in one
+ * evaluation, then kept. Throws when the policy cannot answer.
+ */
+function visibleKeys(core: Core, state: BundleState, principal: Principal, kind: 'tool' | 'resource' | 'prompt', items: readonly ListItem[], policyKeys: ReadonlyArray<string | undefined>, context: { time_ns: number; transport: string }): Set<string> {
+  const entries: Entry[] = []
+  for (const [i, item] of items.entries()) {
+    const k = policyKeys[i]
+    if (k === undefined) continue
+    const entry: Entry = kind === 'resource' ? { uri: k } : { name: k }
+    if (item.annotations !== undefined) entry.annotations = item.annotations
+    entries.push(entry)
+  }
+  const evaluate = (list: Entry[]) => core.engine.visible({ principal, kind, items: list, server: state.server, context })
+  const tables = state.tables
+  if (tables === undefined || !tables.accepts(principal)) return new Set(evaluate(entries))
+  const nowMs = context.time_ns / 1e6
+  const keys = new Set<string>()
+  const unknown: Array<{ entry: Entry; key: string; path: ItemPath }> = []
+  for (const entry of entries) {
+    const key = (entry.uri ?? entry.name) as string
+    const path = itemPath(kind, key, entry.annotations)
+    const known = tables.visibility(principal, path, nowMs)
+    if (known === undefined) unknown.push({ entry, key, path })
+    else if (known) keys.add(key)
+  }
+  if (unknown.length === 0) return keys
+  const shown = new Set(evaluate(unknown.map((u) => u.entry)))
+  for (const u of unknown) {
+    const visible = shown.has(u.key)
+    if (visible) keys.add(u.key)
+    tables.keepVisibility(principal, u.path, visible, nowMs)
+  }
+  return keys
+}
+
 /**
  * The items the principal may see. Fails closed (empty) when the policy cannot answer.
  *
@@ -61,26 +102,13 @@ export function visible<T extends ListItem>(core: Core, principal: Principal, ki
   const decisionId = randomUUID()
   const state = core.state()
   const transport = options.transport ?? core.transport
-  const context = { time_ns: Date.now() * 1e6, transport }
+  const nowMs = Date.now()
+  const context = { time_ns: nowMs * 1e6, transport }
   let shown: T[]
   let error: { code: string; message: string } | undefined
   try {
     const policyKeys = items.map((item) => policyKeyOf(kind, item))
-    const keys = new Set(
-      core.engine.visible({
-        principal,
-        kind,
-        items: items.flatMap((item, i) => {
-          const k = policyKeys[i]
-          if (k === undefined) return []
-          const entry: { name?: string; uri?: string; annotations?: Record<string, unknown> } = kind === 'resource' ? { uri: k } : { name: k }
-          if (item.annotations !== undefined) entry.annotations = item.annotations
-          return [entry]
-        }),
-        server: state.server,
-        context,
-      }),
-    )
+    const keys = visibleKeys(core, state, principal, kind, items, policyKeys, context)
     shown = items.filter((_, i) => {
       const k = policyKeys[i]
       return k !== undefined && keys.has(k)
@@ -92,6 +120,7 @@ export function visible<T extends ListItem>(core: Core, principal: Principal, ki
     error = { code: 'ERR_POLICY_EVAL', message }
     core.incident({ code: 'ERR_POLICY_EVAL', message, decisionId })
   }
+  if (!core.recorder.active) return shown
   const shownSet = new Set<T>(shown)
   const hidden: string[] = []
   for (const item of items) {

@@ -242,18 +242,11 @@ function ruleInputRefs(rule: Rule, imports: Map<string, Alias>): string[][] {
   return found
 
   function visitNested(e: Expr, onBody: (body: Expr[]) => void): void {
-    const walk = (n: unknown): void => {
-      if (Array.isArray(n)) {
-        for (const x of n) walk(x)
-        return
-      }
-      if (n === null || typeof n !== 'object') return
-      const o = n as Record<string, unknown>
+    const visit = (o: Record<string, unknown>): void => {
       if (Array.isArray(o.body) && (o.body as unknown[]).every((b) => typeof b === 'object' && b !== null && 'terms' in (b as object))) onBody(o.body as Expr[])
-      for (const [k, v] of Object.entries(o)) if (k !== 'location' && k !== 'body') walk(v)
     }
-    walk(e.terms)
-    for (const w of e.with ?? []) walk(w.value)
+    walkObjects(e.terms, visit, 'body')
+    for (const w of e.with ?? []) walkObjects(w.value, visit, 'body')
   }
 }
 
@@ -268,23 +261,27 @@ export function normalizePaths(paths: readonly string[][]): string[][] {
 /** Names of every function a module calls (builtins and user functions, e.g. `time.now_ns`, `data.lib.f`). */
 export function calledFunctions(m: Module): Array<{ name: string; row: number }> {
   const out: Array<{ name: string; row: number }> = []
-  const walk = (n: unknown): void => {
-    if (Array.isArray(n)) {
-      for (const x of n) walk(x)
-      return
-    }
-    if (n === null || typeof n !== 'object') return
-    const o = n as Record<string, unknown>
-    const pushCall = (op: unknown) => {
-      const name = refName(op as Term)
-      if (name !== undefined) out.push({ name, row: (op as Term).location?.row ?? 0 })
-    }
+  const pushCall = (op: unknown) => {
+    const name = refName(op as Term)
+    if (name !== undefined) out.push({ name, row: (op as Term).location?.row ?? 0 })
+  }
+  walkObjects(m.rules, (o) => {
     if (o.type === 'call' && Array.isArray(o.value)) pushCall(o.value[0])
     if (Array.isArray(o.terms) && o.terms.length > 0 && isRef(o.terms[0])) pushCall(o.terms[0])
-    for (const [k, v] of Object.entries(o)) if (k !== 'location') walk(v)
-  }
-  walk(m.rules)
+  })
   return out
+}
+
+/** Calls `visit` on every object of an AST (depth first), skipping `location` and the key `skip`. */
+function walkObjects(n: unknown, visit: (o: Record<string, unknown>) => void, skip?: string): void {
+  if (Array.isArray(n)) {
+    for (const x of n) walkObjects(x, visit, skip)
+    return
+  }
+  if (n === null || typeof n !== 'object') return
+  const o = n as Record<string, unknown>
+  visit(o)
+  for (const [k, v] of Object.entries(o)) if (k !== 'location' && k !== skip) walkObjects(v, visit, skip)
 }
 
 /** Whether custom modules call a builtin whose answer depends on more than its operands. */

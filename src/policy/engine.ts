@@ -14,25 +14,9 @@ import { RUNTIME_BUILTINS, unsupportedReason } from './builtins/index.ts'
 import type { Decision, PolicyInput, Reason } from './decision.ts'
 import { readBundle, type Bundle, type BundleLimits } from './bundle.ts'
 import { PolicyError } from './errors.ts'
+import { isDeepFrozen } from './immutable.ts'
+import { inputProjection, projectedText, projectPrincipal, type InputProjection } from './projection.ts'
 import { loadWasmPolicy, MissingBuiltinsError, type WasmPolicy } from './wasm.ts'
-
-const encoder = new TextEncoder()
-
-/**
- * Serialises inputs for the loader's pre-serialised input path (an ArrayBuffer of the exact length):
- * the text is encoded into one reusable scratch buffer and copied out once, so there is no
- * `TextEncoder.encode` allocation per decision. (A resizable ArrayBuffer reused in place measured
- * faster alone but slowed the copy into WASM memory under load.)
- */
-class InputBuffer {
-  readonly #scratch = new Uint8Array(64 * 1024)
-
-  encode(text: string): ArrayBuffer {
-    if (text.length * 3 > this.#scratch.byteLength) return encoder.encode(text).buffer as ArrayBuffer
-    const { written } = encoder.encodeInto(text, this.#scratch)
-    return this.#scratch.buffer.slice(0, written)
-  }
-}
 
 /** The entrypoints every bundle must export (`opa build -e`). */
 export const ENTRYPOINTS = { decision: 'mcp/authz/decision', visible: 'mcp/authz/visible' } as const
@@ -69,6 +53,13 @@ export interface ActiveBundle {
   analysis: BundleAnalysis | undefined
   /** When the bundle was activated. */
   loadedAt: Date
+  /**
+   * What of an input reaches the policy: the fields its compiled rules can read (the library's
+   * reads plus the analysis'), see src/policy/projection.ts. The whole input without analysis.
+   */
+  projection: InputProjection
+  /** @internal Projected principal texts of immutable principals (see src/policy/immutable.ts). */
+  principalTexts: WeakMap<object, string>
   /** @internal */
   policy: WasmPolicy
   /** @internal */
@@ -81,7 +72,7 @@ export interface PolicyConfig {
   server_name?: string
   authorization_servers?: string[]
   issuers: Record<string, { tenant?: string }>
-  defaults?: { read_scope?: string; write_scope?: string }
+  defaults?: { read_scope?: string; write_scope?: string; roles_claim?: string; [key: string]: unknown }
   tools?: Record<string, { scopes?: string[]; arguments?: Record<string, unknown> }>
   prompts?: Record<string, { scopes?: string[]; arguments?: Record<string, unknown> }>
   resources?: Array<{ prefix: string; scopes?: string[] }>
@@ -142,7 +133,6 @@ function toDecision(resultSet: unknown): Decision {
  */
 export class PolicyEngine {
   #active: ActiveBundle | undefined
-  readonly #input = new InputBuffer()
   readonly #options: Required<Omit<EngineOptions, 'bundleLimits' | 'onError'>> & { bundleLimits: BundleLimits; onError?: EngineOptions['onError'] }
 
   constructor(options: EngineOptions = {}) {
@@ -208,12 +198,15 @@ export class PolicyEngine {
       typeof bundle.manifest.revision === 'string' && bundle.manifest.revision !== ''
         ? bundle.manifest.revision
         : `sha256:${createHash('sha256').update(bundle.wasm).update(JSON.stringify(bundle.data)).digest('hex').slice(0, 16)}`
+    const analysis = readAnalysis(bundle.manifest)
     const active: ActiveBundle = {
       revision,
       config,
       argumentRules: { tools: withArgs(config.tools), prompts: withArgs(config.prompts) },
-      analysis: readAnalysis(bundle.manifest),
+      analysis,
       loadedAt: new Date(),
+      projection: inputProjection(config, analysis),
+      principalTexts: new WeakMap(),
       policy,
       entrypoints: { decision, visible },
     }
@@ -238,7 +231,7 @@ export class PolicyEngine {
   #evaluateOn(active: ActiveBundle, input: PolicyInput | string): Decision {
     let decision: Decision
     try {
-      decision = toDecision(active.policy.evaluate(this.#input.encode(typeof input === 'string' ? input : JSON.stringify(input)), active.entrypoints.decision, nowOf(input)))
+      decision = toDecision(active.policy.evaluate(typeof input === 'string' ? input : wireText(active, input), active.entrypoints.decision, nowOf(input)))
     } catch (err) {
       decision = policyErrorDecision(`evaluation failed: ${errorMessage(err)}`)
     }
@@ -265,7 +258,7 @@ export class PolicyEngine {
     if (active === undefined) throw new PolicyError('ERR_NO_BUNDLE', 'no policy bundle is loaded')
     let rs: unknown
     try {
-      rs = active.policy.evaluate(this.#input.encode(JSON.stringify(input)), active.entrypoints.visible, nowOf(input))
+      rs = active.policy.evaluate(wireText(active, input), active.entrypoints.visible, nowOf(input))
     } catch (cause) {
       const message = `visible evaluation failed: ${errorMessage(cause)}`
       this.#report(active, 'visible', message, cause)
@@ -279,6 +272,21 @@ export class PolicyEngine {
     }
     return result
   }
+}
+
+/**
+ * The JSON text an input is sent to the policy as: its projection (what the rules can read). An
+ * immutable principal's part is serialised once per bundle and reused.
+ */
+function wireText(active: ActiveBundle, input: object): string {
+  const principal = (input as { principal?: unknown }).principal
+  if (active.projection.whole || principal === null || typeof principal !== 'object' || !isDeepFrozen(principal)) return projectedText(active.projection, input)
+  let text = active.principalTexts.get(principal)
+  if (text === undefined) {
+    text = JSON.stringify(projectPrincipal(active.projection, principal)) as string
+    active.principalTexts.set(principal, text)
+  }
+  return projectedText(active.projection, input, text)
 }
 
 /** The message of anything thrown (WASM traps, and callers' own errors, are not always Errors). */

@@ -105,7 +105,8 @@ describe('a policy that traps inside WASM denies with policy_error; the engine k
   it('the OPA-compatible evaluate() path fails closed the same way', () => {
     const input = { principal: alice, action: { method: 'tools/call', kind: 'tool', name: 'trap_conflict' }, server: { resource: authz.resource }, context: { time_ns: 0, transport: 'http' } }
     assertPolicyError(authz.evaluate(input as never), 'evaluate(trap_conflict)')
-    const huge = { ...input, action: { ...input.action, name: 'notes_read' }, principal: { ...alice, claims: { blob: 'z'.repeat(20 * 1024 * 1024) } } }
+    // The huge part is one the policy reads (the subject): a field no rule reads is not sent to WASM at all (src/policy/projection.ts).
+    const huge = { ...input, action: { ...input.action, name: 'notes_read' }, principal: { ...alice, subject: 'z'.repeat(20 * 1024 * 1024) } }
     assertPolicyError(authz.evaluate(huge as never), 'evaluate(input beyond WASM memory)')
     assert.equal(authz.evaluate({ ...input, action: { ...input.action, name: 'notes_read' } } as never).allow, true)
     faults += 2

@@ -94,10 +94,14 @@ describe('policy engine: loading and atomic reload', () => {
   test('an input beyond the WASM memory maximum denies with policy_error and the engine keeps working', async () => {
     const engine = new PolicyEngine({ initialMemoryPages: 16, maximumMemoryPages: 32 })
     await engine.load(await readFile(await buildTestBundle(testData)))
-    const huge = { principal: { ...alice, claims: { blob: 'x'.repeat(4 * 1024 * 1024) } }, action: { method: 'ping', kind: 'session' as const }, server: { resource: 'x' }, context: { time_ns: 0, transport: 't' } }
+    // The subject is read by the policy, so all of it is sent.
+    const huge = { principal: { ...alice, subject: 'x'.repeat(4 * 1024 * 1024) }, action: { method: 'ping', kind: 'session' as const }, server: { resource: 'x' }, context: { time_ns: 0, transport: 't' } }
     const d = engine.evaluate(huge)
     assert.equal(d.allow, false)
     assert.equal(d.reasons[0]?.code, 'policy_error')
+    // A claim no rule reads is never sent (src/policy/projection.ts): it costs no WASM memory.
+    const unread = { ...huge, principal: { ...alice, claims: { blob: 'x'.repeat(4 * 1024 * 1024) } } }
+    assert.equal(engine.evaluate(unread).allow, true)
     const fine = engine.evaluate({ principal: alice, action: { method: 'ping', kind: 'session' }, server: { resource: 'x' }, context: { time_ns: 0, transport: 't' } })
     assert.equal(fine.allow, true)
   })

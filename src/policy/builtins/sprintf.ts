@@ -84,17 +84,7 @@ interface Digits {
 
 function exactDigits(v: number): Digits {
   if (v === 0) return { d: '', dp: 0 }
-  const view = new DataView(new ArrayBuffer(8))
-  view.setFloat64(0, v)
-  const bits = view.getBigUint64(0)
-  const expBits = Number((bits >> 52n) & 0x7ffn)
-  let mant = bits & ((1n << 52n) - 1n)
-  let e2: number
-  if (expBits === 0) e2 = -1074
-  else {
-    mant |= 1n << 52n
-    e2 = expBits - 1075
-  }
+  const { mant, exp: e2 } = floatBits(v)
   let digits: string
   let dp: number
   if (e2 >= 0) {
