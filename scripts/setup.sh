@@ -3,7 +3,8 @@
 #   - Node >= 22 (provisions Node 24 LTS into .tools/ from the npm registry when the system Node is older)
 #   - the pinned `opa` CLI (v1.22.2), from PATH when it is that version, else `go install` into .tools/bin
 #   - npm dependencies (npm ci, skipped when package-lock.json has not changed)
-#   - dist/ (tsc) and the default policy bundle build/bundle.tar.gz (opa build -t wasm)
+#   - dist/ and the prebuilt policy library (scripts/build-package.mjs, also npm pack's prepack) and
+#     the default policy bundle build/bundle.tar.gz (opa build -t wasm)
 # Prints nothing but progress on stderr; source scripts/env.sh afterwards for PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +67,6 @@ elif [ ! -f node_modules/.lock-sum ] || [ "$(cat node_modules/.lock-sum)" != "$L
 fi
 
 # --- build --------------------------------------------------------------------------------
-log "compiling TypeScript (dist/) and the default policy bundle (build/bundle.tar.gz)"
-node node_modules/typescript/bin/tsc -p tsconfig.build.json
-node scripts/build-library.ts --quiet
+log "compiling dist/ and the prebuilt policy library (as npm pack does), and the default policy bundle (build/bundle.tar.gz)"
+node scripts/build-package.mjs --quiet
 node src/cli/main.ts build --quiet --data examples/quickstart/data.json

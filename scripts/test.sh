@@ -13,6 +13,16 @@ bash scripts/setup.sh
 # The proxy's end-to-end tests run real MCP servers written with the official Python SDK (venv in .tools/python).
 bash scripts/python-env.sh >/dev/null
 
+# One EXIT trap for everything to clean up (a second `trap … EXIT` would replace the first: the
+# Keycloak server would outlive the run).
+kc_pid=''
+run_tmp=''
+cleanup() {
+  if [ -n "$kc_pid" ]; then kill -TERM -- "-$kc_pid" 2>/dev/null || true; wait "$kc_pid" 2>/dev/null || true; fi
+  if [ -n "$run_tmp" ]; then rm -rf "$run_tmp"; fi
+}
+trap cleanup EXIT
+
 wants_keycloak() { [ "$#" -eq 0 ] && return 0; case "$*" in *keycloak*) return 0 ;; esac; return 1; }
 if wants_keycloak "$@" && [ -z "${MCP_AUTHZ_KEYCLOAK_URL:-}" ] && [ -z "${MCP_AUTHZ_KEYCLOAK_SKIP:-}" ]; then
   mkdir -p build
@@ -22,7 +32,6 @@ if wants_keycloak "$@" && [ -z "${MCP_AUTHZ_KEYCLOAK_URL:-}" ] && [ -z "${MCP_AU
     kc_password=$(node -e 'console.log(require("node:crypto").randomBytes(18).toString("base64url"))')
     KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=$kc_password setsid bash scripts/keycloak.sh run "$kc_port" >build/keycloak.log 2>&1 &
     kc_pid=$!
-    trap 'kill -TERM -- "-$kc_pid" 2>/dev/null || true; wait "$kc_pid" 2>/dev/null || true' EXIT
     export MCP_AUTHZ_KEYCLOAK_URL="http://127.0.0.1:$kc_port" MCP_AUTHZ_KEYCLOAK_ADMIN=admin MCP_AUTHZ_KEYCLOAK_ADMIN_PASSWORD="$kc_password"
     echo "== Keycloak starting in the background on 127.0.0.1:$kc_port (log: build/keycloak.log)"
   else
@@ -50,7 +59,6 @@ if [ "$#" -gt 0 ]; then files=("$@"); else files=("test/**/*.test.ts"); fi
 # is seen: every test folder is made by test/helpers/temp.ts (named mcp-authz-*, removed when the
 # test process exits); an mcp-authz-* entry left after the run fails it.
 run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcp-authz-testrun.XXXXXX")
-trap 'rm -rf "$run_tmp"' EXIT
 status=0
 TMPDIR="$run_tmp" node --test --test-timeout=180000 --test-concurrency=2 "${files[@]}" || status=$?
 leaked=$(find "$run_tmp" -mindepth 1 -maxdepth 1 -name 'mcp-authz-*' -printf '%f\n' | sort)

@@ -13,12 +13,14 @@ import type { Command } from 'commander'
 import { createAuthz, type Authz } from '../authz.ts'
 import type { Principal } from '../contracts/principal.ts'
 import { loadConfig } from '../config/load.ts'
+import type { Config } from '../config/schema.ts'
 import type { BundleAnalysis } from '../policy/analysis.ts'
 import type { Reason } from '../policy/decision.ts'
 import { schemaProblems } from '../schemas.ts'
 import { reasonSources } from '../server/cli.ts'
 import { ensureDevIssuer } from '../runtime/dev-issuer.ts'
-import { verifierConfigFor } from '../runtime/engine.ts'
+import { firstPolicy, verifierConfigFor } from '../runtime/engine.ts'
+import { defaultDataFile, DEFAULT_BUNDLE } from './build.ts'
 import { EXIT, UsageError } from './errors.ts'
 import { messageFromShorthand, principalFromShorthand, ShorthandError } from './shorthand.ts'
 
@@ -81,6 +83,7 @@ export async function explainReasons(reasons: readonly Reason[], analysis: Bundl
 
 interface EvalOptions {
   bundle?: string
+  data?: string
   config?: string
   principal?: string
   token?: string
@@ -139,12 +142,28 @@ async function messageOf(opts: EvalOptions): Promise<unknown> {
   }
 }
 
+/** The policy to evaluate: `--bundle`, `--data`, the `--config` policy, else `build/bundle.tar.gz`, else the data file here. */
+async function policyOf(opts: EvalOptions, config: Config | undefined): Promise<{ bundle: string | Uint8Array } | { data: string | Record<string, unknown> }> {
+  if (opts.bundle !== undefined && opts.data !== undefined) throw new UsageError('give the policy one way: --bundle <file> or --data <file>')
+  if (opts.bundle !== undefined) return { bundle: opts.bundle }
+  if (opts.data !== undefined) return { data: opts.data }
+  if (config !== undefined) {
+    const first = await firstPolicy(config)
+    return first.data !== undefined ? { data: first.data } : { bundle: first.bytes }
+  }
+  if (existsSync(DEFAULT_BUNDLE)) return { bundle: DEFAULT_BUNDLE }
+  const data = defaultDataFile()
+  if (data !== undefined) return { data }
+  throw new UsageError(`eval needs a policy: --bundle <file> (mcp-authz build output) or --data <file> (policy data; no ${DEFAULT_BUNDLE}, data.json, data.yaml or data.yml in the current folder)`)
+}
+
 /** Adds `eval`. */
 export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('Decide one call against a bundle and print the decision with the exact policy input it was evaluated on')
-    .option('-b, --bundle <file>', 'bundle to evaluate (default: the --config bundle, else build/bundle.tar.gz)')
+    .option('-b, --bundle <file>', 'bundle to evaluate (default: the --config policy, else build/bundle.tar.gz when it exists, else the policy data file here)')
+    .option('-d, --data <file>', 'policy data (JSON or YAML) to evaluate with the shipped policy library, no build and no opa needed (default when there is no bundle: data.json, data.yaml or data.yml in the current folder)')
     .option('-c, --config <file>', 'server configuration: its bundle, and its verifier for --token')
     .option('--sub <subject>', 'principal subject (default: user)')
     .option('--scopes <scopes>', 'principal scopes, space- or comma-separated')
@@ -168,11 +187,11 @@ export function registerEval(program: Command): void {
     .addHelpText('after', '\nExample:\n  mcp-authz eval --sub alice --scopes "fs:read" --tool fs_read --args \'{"path": "/home/bob/x"}\' --explain\n\nExit codes: 0 decided, 2 bad usage or bundle, 3 denied (with --exit-code).')
     .action(async (opts: EvalOptions) => {
       const config = opts.config !== undefined ? await loadConfig(opts.config) : undefined
-      const bundle = opts.bundle ?? config?.bundle.path ?? 'build/bundle.tar.gz'
+      const policy = await policyOf(opts, config)
       if (opts.token !== undefined && config === undefined) throw new UsageError('--token needs --config (the verifier configuration the server uses)')
       // The token is verified as the server would: the configuration's verifier settings, the bundle's trust facts.
       const devJwks = opts.token !== undefined && config?.devIssuer !== undefined ? (await ensureDevIssuer(config.devIssuer.dir)).jwks : undefined
-      const authz = await createAuthz({ bundle, transport: 'cli', ...(opts.token !== undefined && config !== undefined ? { verifier: verifierConfigFor(config, devJwks) } : {}) })
+      const authz = await createAuthz({ ...policy, transport: 'cli', ...(opts.token !== undefined && config !== undefined ? { verifier: verifierConfigFor(config, devJwks) } : {}) })
       let output: Record<string, unknown>
       let allowed: boolean
       let reasons: Reason[]

@@ -21,6 +21,7 @@ export const ENV_OVERRIDES: readonly string[] = [
   'resource',
   'bundle.path',
   'bundle.url',
+  'bundle.data',
   'bundle.watch',
   'bundle.pollIntervalSeconds',
   'bundle.timeoutMs',
@@ -108,6 +109,7 @@ export function parseConfig(raw: unknown, options: LoadOptions = {}): Config {
   const base = options.baseDir ?? process.cwd()
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p))
   if (config.bundle.path !== undefined) config.bundle.path = abs(config.bundle.path)
+  if (config.bundle.data !== undefined) config.bundle.data = abs(config.bundle.data)
   const key = config.bundle.signing?.publicKey
   if (config.bundle.signing !== undefined && key !== undefined && !key.includes('-----BEGIN')) config.bundle.signing.publicKey = abs(key)
   if (config.devIssuer !== undefined) config.devIssuer.dir = abs(config.devIssuer.dir)

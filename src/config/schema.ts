@@ -10,15 +10,24 @@ import { isLoopbackHost } from '../net/loopback.ts'
 
 const SHA256_HEX = /^(sha256:)?[0-9a-f]{64}$/
 
-/** Where the policy bundle comes from, and whether it must be signed. */
+/**
+ * Where the policy comes from, and whether it must be signed: a bundle file (`path`), a remote
+ * bundle (`url`), or policy data alone (`data`), loaded into the prebuilt policy library — no `opa`
+ * and no build step, for policies written as data only.
+ */
 export const bundleSchema = z
   .strictObject({
-    path: z.string().min(1).optional().describe('Local bundle file (mcp-authz build output). Watched and reloaded on change.'),
-    url: z.url({ protocol: /^https?$/ }).optional().describe('Remote bundle URL, polled with ETag / If-None-Match (OPA bundle protocol).'),
-    watch: z.boolean().default(true).describe('Reload the local bundle when the file changes. Default true.'),
+    path: z.string().min(1).optional().describe('Local bundle file (mcp-authz build output). Watched and reloaded on change. Exactly one of path, url and data.'),
+    url: z.url({ protocol: /^https?$/ }).optional().describe('Remote bundle URL, polled with ETag / If-None-Match (OPA bundle protocol). Exactly one of path, url and data.'),
+    data: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Local policy data file (JSON, or YAML for .yaml / .yml) loaded into the prebuilt policy library: no opa and no build step (custom Rego needs mcp-authz build and path). Watched and reloaded on change. Exactly one of path, url and data.'),
+    watch: z.boolean().default(true).describe('Reload the local bundle or data file when it changes. Default true.'),
     pollIntervalSeconds: z.number().positive().max(86400).default(30).describe('Polling interval of a remote bundle, seconds. Default 30.'),
     timeoutMs: z.number().int().positive().max(600000).default(10000).describe('Timeout of one bundle download, ms. Default 10000.'),
-    maxBytes: z.number().int().positive().default(16 * 1024 * 1024).describe('Largest bundle accepted, bytes. Default 16 MiB.'),
+    maxBytes: z.number().int().positive().default(16 * 1024 * 1024).describe('Largest bundle (or data file) accepted, bytes. Default 16 MiB.'),
     signing: z
       .strictObject({
         publicKey: z.string().min(1).optional().describe('PEM public key (or a path to a PEM file) that verifies .signatures.json.'),
@@ -26,11 +35,12 @@ export const bundleSchema = z
         required: z.boolean().default(true).describe('Refuse unsigned bundles. Default true when signing is configured.'),
       })
       .optional()
-      .describe('Signed bundles (.signatures.json as written by opa build --signing-key).'),
+      .describe('Signed bundles (.signatures.json as written by opa build --signing-key). Not with data.'),
   })
   .check((ctx) => {
     const v = ctx.value
-    if ((v.path === undefined) === (v.url === undefined)) ctx.issues.push({ code: 'custom', input: v, message: 'give exactly one of bundle.path and bundle.url', path: [] })
+    if ([v.path, v.url, v.data].filter((s) => s !== undefined).length !== 1) ctx.issues.push({ code: 'custom', input: v, message: 'give exactly one of bundle.path, bundle.url and bundle.data', path: [] })
+    if (v.data !== undefined && v.signing !== undefined) ctx.issues.push({ code: 'custom', input: v, message: 'signing verifies bundles (.signatures.json): bundle.data is a plain data file, sign a bundle instead (mcp-authz build --signing-key, then bundle.path)', path: ['signing'] })
     if (v.signing?.required === true && v.signing.publicKey === undefined) ctx.issues.push({ code: 'custom', input: v, message: 'signing.required needs signing.publicKey', path: ['signing', 'publicKey'] })
   })
 

@@ -50,13 +50,29 @@ export async function readPolicyData(source: PolicyDataSource): Promise<Record<s
   } catch (cause) {
     throw new PolicyError('ERR_DATA_INVALID', `cannot read policy data ${source}: ${(cause as Error).message}`, { cause, problems: [{ path: '$', message: 'cannot be read' }] })
   }
+  return parsePolicyData(text, source)
+}
+
+/**
+ * Parses the text of a policy data file: YAML when `file` ends in `.yaml` / `.yml`, else strict
+ * JSON. Not validated against the schema here (the engine does that when it loads the data).
+ *
+ * @throws {PolicyError} `ERR_DATA_INVALID` with each syntax error as `file:line:column`, or when the
+ *   document is not an object.
+ * @example
+ * ```ts
+ * const data = parsePolicyData(await readFile('data.yaml', 'utf8'), 'data.yaml')
+ * await authz.load({ data })
+ * ```
+ */
+export function parsePolicyData(text: string, file: string): Record<string, unknown> {
   try {
-    const value = parseDocumentText(text, /\.ya?ml$/i.test(source) ? source : source.replace(/(\.json)?$/i, '.json'))
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new PolicyError('ERR_DATA_INVALID', `${source} must hold an object`, { problems: [{ path: '$', message: 'must be an object' }] })
+    const value = parseDocumentText(text, /\.ya?ml$/i.test(file) ? file : file.replace(/(\.json)?$/i, '.json'))
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new PolicyError('ERR_DATA_INVALID', `${file} must hold an object`, { problems: [{ path: '$', message: 'must be an object' }] })
     return value as Record<string, unknown>
   } catch (cause) {
     if (!(cause instanceof DocumentSyntaxError)) throw cause
-    throw new PolicyError('ERR_DATA_INVALID', cause.message, { cause, problems: cause.problems.map((p) => ({ path: `${source}:${p.line}:${p.column}`, message: p.message })) })
+    throw new PolicyError('ERR_DATA_INVALID', cause.message, { cause, problems: cause.problems.map((p) => ({ path: `${file}:${p.line}:${p.column}`, message: p.message })) })
   }
 }
 

@@ -1,30 +1,38 @@
 /**
- * Bundles in operation: a local bundle file watched and reloaded, or a remote bundle polled over
- * HTTP with `ETag` / `If-None-Match` / `304 Not Modified` as in OPA's bundle protocol. Every new
- * bundle is verified (signature, when configured) and activated atomically through `load(bytes)`;
- * on any failure the last good bundle keeps serving and the failure is reported.
+ * Bundles in operation: a local bundle file watched and reloaded, a remote bundle polled over HTTP
+ * with `ETag` / `If-None-Match` / `304 Not Modified` as in OPA's bundle protocol, or a policy data
+ * file (JSON / YAML) watched and loaded into the prebuilt policy library. Every new bundle is
+ * verified (signature, when configured) and activated atomically through `load()`; on any failure
+ * the last good bundle keeps serving and the failure is reported.
  *
  * @module
  */
 import { createHash } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { PolicyError } from './errors.ts'
+import { parsePolicyData } from './library.ts'
 
-/** Something that activates bundle bytes atomically (an `Authz`). */
+/** Something that activates bundle bytes, or policy data for the prebuilt library, atomically (an `Authz`). */
 export interface BundleTarget {
-  load(bundle: Uint8Array): Promise<{ revision: string }>
+  load(source: Uint8Array | { data: Record<string, unknown> }): Promise<{ revision: string }>
 }
 
 /** Options of {@link createBundleLoader}. */
 export interface LoaderOptions {
   /** Where bundles are activated. Required. */
   target: BundleTarget
-  /** Local bundle file to watch. Exactly one of `path` and `url`. */
+  /** Local bundle file to watch. Exactly one of `path`, `url` and `data`. */
   path?: string
-  /** Remote bundle URL to poll. Exactly one of `path` and `url`. */
+  /** Remote bundle URL to poll. Exactly one of `path`, `url` and `data`. */
   url?: string
+  /**
+   * Local policy data file (JSON, or YAML for `.yaml` / `.yml`) to watch: each version is loaded
+   * into the prebuilt policy library (`load({ data })`, no `opa` needed). Exactly one of `path`,
+   * `url` and `data`; `verify` does not apply.
+   */
+  data?: string
   /** Watch the local file. Default `true`. */
   watch?: boolean
   /** Debounce of file-change events, ms. Default 250. */
@@ -33,13 +41,13 @@ export interface LoaderOptions {
   pollIntervalMs?: number
   /** Timeout of one download, ms. Default 10000. */
   timeoutMs?: number
-  /** Largest bundle accepted, bytes. Default 16 MiB. */
+  /** Largest bundle (or data file) accepted, bytes. Default 16 MiB. */
   maxBytes?: number
   /** Extra headers for the bundle server (e.g. `authorization`). */
   headers?: Record<string, string>
   /** Checks bundle bytes before activation (signature verification); throws to refuse. */
   verify?: (bytes: Uint8Array) => Promise<void>
-  /** The bundle already serving (given to `createAuthz`) and its ETag, so it is not loaded twice. */
+  /** The bundle (or data file) already serving (given to `createAuthz`) and its ETag, so it is not loaded twice. */
   initial?: { bytes: Uint8Array; etag?: string }
   /** Called after each activation. */
   onActivate?: (revision: string) => void
@@ -139,7 +147,10 @@ export async function fetchBundle(
  * ```
  */
 export function createBundleLoader(options: LoaderOptions): BundleLoader {
-  if ((options.path === undefined) === (options.url === undefined)) throw new TypeError('give exactly one of path and url')
+  if ([options.path, options.url, options.data].filter((s) => s !== undefined).length !== 1) throw new TypeError('give exactly one of path, url and data')
+  if (options.data !== undefined && options.verify !== undefined) throw new TypeError('verify checks bundle signatures: it does not apply to a data file')
+  const file = options.path ?? options.data
+  const tooLarge = () => new PolicyError('ERR_BUNDLE_TOO_LARGE', `${options.data !== undefined ? `policy data ${options.data}` : 'bundle'} is larger than ${options.maxBytes} bytes`)
   const pollIntervalMs = options.pollIntervalMs ?? 30_000
   if (!(pollIntervalMs > 0)) throw new TypeError('pollIntervalMs must be positive')
   let etag: string | undefined = options.initial?.etag
@@ -162,7 +173,7 @@ export function createBundleLoader(options: LoaderOptions): BundleLoader {
     }
     let active
     try {
-      active = await options.target.load(bytes)
+      active = await options.target.load(options.data === undefined ? bytes : { data: parsePolicyData(Buffer.from(bytes).toString('utf8'), options.data) })
     } catch (err) {
       options.onError?.(err as Error, 'load')
       throw err
@@ -176,8 +187,10 @@ export function createBundleLoader(options: LoaderOptions): BundleLoader {
     let bytes: Uint8Array
     let newEtag: string | undefined
     try {
-      if (options.path !== undefined) {
-        bytes = await readFile(options.path)
+      if (file !== undefined) {
+        // Bounded before reading: a file that grew huge is refused without being read.
+        if (options.maxBytes !== undefined && (await stat(file)).size > options.maxBytes) throw tooLarge()
+        bytes = await readFile(file)
       } else {
         const got = await fetchBundle(options.url as string, {
           ...(etag !== undefined ? { etag } : {}),
@@ -194,7 +207,7 @@ export function createBundleLoader(options: LoaderOptions): BundleLoader {
       throw err
     }
     if (options.maxBytes !== undefined && bytes.byteLength > options.maxBytes) {
-      const err = new PolicyError('ERR_BUNDLE_TOO_LARGE', `bundle is larger than ${options.maxBytes} bytes`)
+      const err = tooLarge()
       options.onError?.(err, 'download')
       throw err
     }
@@ -229,11 +242,11 @@ export function createBundleLoader(options: LoaderOptions): BundleLoader {
       stopped = false
       if (options.url !== undefined) return schedule()
       if (options.watch === false) return
-      const file = basename(options.path as string)
+      const name = basename(file as string)
       let debounce: NodeJS.Timeout | undefined
-      // Watch the folder: a bundle replaced by rename (the safe way to publish) keeps being seen.
-      watcher = watch(dirname(options.path as string), { persistent: false }, (_event, name) => {
-        if (name !== null && name !== file) return
+      // Watch the folder: a file replaced by rename (the safe way to publish) keeps being seen.
+      watcher = watch(dirname(file as string), { persistent: false }, (_event, changed) => {
+        if (changed !== null && changed !== name) return
         clearTimeout(debounce)
         debounce = setTimeout(() => void refresh().catch(() => undefined), options.debounceMs ?? 250)
         debounce.unref()

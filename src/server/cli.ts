@@ -13,7 +13,7 @@ import { createAuthz, TrustError } from '../authz.ts'
 import { ConfigError } from '../config/errors.ts'
 import { loadConfig, ENV_OVERRIDES, envName } from '../config/load.ts'
 import { configJsonSchema } from '../config/schema.ts'
-import { fetchBundle } from '../policy/loader.ts'
+import { firstPolicy } from '../runtime/engine.ts'
 import { createSignatureVerifier } from '../policy/signature.ts'
 import { LIBRARY_DIR } from '../policy/build.ts'
 import { DEV_ISSUER, DEV_ISSUER_DIR, ensureDevIssuer, mintDevToken } from '../runtime/dev-issuer.ts'
@@ -90,20 +90,14 @@ export function registerServerCommands(program: Command): void {
       let authz: Awaited<ReturnType<typeof createAuthz>> | undefined
       {
         try {
-          let bytes: Uint8Array
-          if (config.bundle.path !== undefined) bytes = await readFile(config.bundle.path)
-          else {
-            const got = await fetchBundle(config.bundle.url as string, { timeoutMs: config.bundle.timeoutMs, maxBytes: config.bundle.maxBytes })
-            if (got === undefined) throw new Error('bundle server answered 304 to an unconditional request')
-            bytes = got.bytes
-          }
+          const first = await firstPolicy(config)
           if (config.bundle.signing?.publicKey !== undefined) {
             const verify = await createSignatureVerifier({ publicKey: config.bundle.signing.publicKey, algorithm: config.bundle.signing.algorithm, required: config.bundle.signing.required })
-            await verify(bytes)
+            await verify(first.bytes)
           }
           const devJwks = config.devIssuer !== undefined ? (await ensureDevIssuer(config.devIssuer.dir)).jwks : undefined
-          // The verifier is derived from the bundle's trust facts, as serve does: a disagreement is a problem here too.
-          authz = await createAuthz({ bundle: bytes, ...(config.resource !== undefined ? { resource: config.resource } : {}), verifier: verifierConfigFor(config, devJwks) })
+          // The verifier is derived from the policy's trust facts, as serve does: a disagreement is a problem here too.
+          authz = await createAuthz({ ...(first.data !== undefined ? { data: first.data } : { bundle: first.bytes }), ...(config.resource !== undefined ? { resource: config.resource } : {}), verifier: verifierConfigFor(config, devJwks) })
         } catch (err) {
           const e = err as { problems?: Array<{ path: string; message: string }>; message: string }
           if (err instanceof TrustError) problems.push(...err.problems.map((p) => ({ path: p.path.startsWith('verifier') ? `$.${p.path}` : `bundle ${p.path}`, message: p.message })))
@@ -122,7 +116,7 @@ export function registerServerCommands(program: Command): void {
         }
       }
       if (problems.length > 0) throw new ConfigError('ERR_CONFIG_INVALID', `configuration ${opts.config} has problems:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, problems)
-      process.stdout.write(`${JSON.stringify({ ok: true, config: opts.config, resource, bundle: config.bundle.path ?? config.bundle.url })}\n`)
+      process.stdout.write(`${JSON.stringify({ ok: true, config: opts.config, resource, bundle: config.bundle.path ?? config.bundle.url ?? config.bundle.data })}\n`)
     })
 
   program

@@ -1,6 +1,6 @@
 // 13.1: the documented embedding is real. Each snippet of the README and docs/mcp.md marked
 // `<!-- snippet: … -->` is run as written, in its own process, with only the configuration literals
-// (issuer, audience, bundle path, port) and the package import swapped for the test's own; several
+// (issuer, audience, policy data file, port) and the package import swapped for the test's own; several
 // SDK clients then connect at once with tokens from a real oidc-provider, and each is served as
 // itself — stateful snippets in a session of their own, the stateless one with none.
 import assert from 'node:assert/strict'
@@ -12,7 +12,6 @@ import { after, before, describe, it } from 'node:test'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { startAuthorizationServer, type AuthorizationServer } from '../helpers/authorization-server.ts'
-import { buildTestBundle } from '../helpers/bundle.ts'
 import { freePort } from '../helpers/net.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -33,6 +32,8 @@ export function snippet(text: string, name: string): string {
   assert.ok(open !== -1 && close !== -1, `snippet ${name} has no ts block`)
   return text.slice(open + 6, close + 1)
 }
+
+const writeJson = (file: string, value: unknown) => writeFile(file, JSON.stringify(value))
 
 /** Replaces `from` (which the snippet must contain) with `to`. */
 function swap(code: string, from: string, to: string): string {
@@ -106,7 +107,8 @@ describe('the documented embedding snippets', () => {
       let started: { child: ChildProcess; output: () => string; resource: string } | undefined
       for (const port of ports.get(s.name) ?? []) {
         const resource = `http://127.0.0.1:${port}/mcp`
-        const bundle = await buildTestBundle({
+        const data = join(scratch, `${s.name}-${port}.data.json`)
+        await writeJson(data, {
           mcp_authz: {
             resource,
             authorization_servers: [as.issuer],
@@ -119,7 +121,7 @@ describe('the documented embedding snippets', () => {
         code = swap(code, "'https://as.example.com/jwks'", JSON.stringify(as.jwksUri))
         code = swap(code, "'https://as.example.com'", JSON.stringify(as.issuer))
         code = swap(code, "'https://notes.example.com/mcp'", JSON.stringify(resource))
-        code = swap(code, "'build/bundle.tar.gz'", JSON.stringify(bundle))
+        code = swap(code, "'data.yaml'", JSON.stringify(data))
         code = code.includes('port: 3000') ? swap(code, 'port: 3000', `port: ${port}`) : swap(code, 'listen(3000,', `listen(${port},`)
         try {
           started = { ...(await run(s.name, code, port)), resource }
