@@ -12,7 +12,7 @@
  * Usage: node scripts/build-package.mjs [--quiet]
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -58,4 +58,7 @@ const { revision } = await buildLibraryBundle({ out, opa })
 for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/policy-library.tar.gz']) {
   if (!existsSync(join(root, file)) || statSync(join(root, file)).size === 0) fail(`${file} is missing after the build`)
 }
+// tsc writes files 0644; the bin must run as `npx mcp-authz` in this repository too (npm sets the
+// mode only for installed packages).
+chmodSync(join(root, 'dist/cli/main.js'), 0o755)
 say(`done: dist/ and the policy library (revision ${revision})`)

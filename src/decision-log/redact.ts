@@ -152,6 +152,11 @@ export type Redactor = (value: unknown, options?: RedactCallOptions) => Redactio
 
 /** Largest accepted `maxStringLength`. */
 const MAX_STRING_LENGTH = 1_048_576
+
+/** How many clean strings a redactor remembers (per set: values, keys). */
+export const CLEAN_MEMO_ENTRIES = 4096
+/** Longest string a redactor remembers as clean. */
+export const CLEAN_MEMO_MAX_LENGTH = 256
 const DEFAULT_STRIP = ['headers', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie']
 const EMPTY: readonly string[] = Object.freeze([])
 
@@ -172,6 +177,15 @@ const NO_KEY: KeyInfo = { cls: 'none', aws: false }
 /**
  * Creates a redactor. Compile once, call per decision.
  *
+ * The redactor remembers, for its own lifetime, up to {@link CLEAN_MEMO_ENTRIES} short strings
+ * (at most {@link CLEAN_MEMO_MAX_LENGTH} characters) that its patterns found nothing in and that it
+ * logged as they were — the subject, issuer, method and tool names that recur in every record —
+ * and skips the pattern scan for them next time. Only the scan is skipped: bounds, secret-key and
+ * entropy checks still run, so every record is the one a redactor without the memo would build
+ * (`test/decision-log/memo.test.ts` proves it by property).
+ *
+ * @param memoEntries how many clean strings to remember (default {@link CLEAN_MEMO_ENTRIES});
+ *   `0` turns the memo off (the tests' oracle).
  * @throws {TypeError} naming the option when options are invalid.
  * @example
  * ```ts
@@ -180,7 +194,7 @@ const NO_KEY: KeyInfo = { cls: 'none', aws: false }
  * // value → { query: 'deploy', token: '[REDACTED:github_token]' }, redacted → 1
  * ```
  */
-export function createRedactor(options: RedactionOptions = {}, optionName = 'redaction'): Redactor {
+export function createRedactor(options: RedactionOptions = {}, optionName = 'redaction', memoEntries = CLEAN_MEMO_ENTRIES): Redactor {
   if (typeof options !== 'object' || options === null) throw new TypeError(`${optionName} must be an object`)
   const maxDepth = positiveInt(options.maxDepth, `${optionName}.maxDepth`, 32, 1000)
   const maxNodes = positiveInt(options.maxNodes, `${optionName}.maxNodes`, 10_000)
@@ -236,6 +250,17 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       keyCache.set(key, info)
     }
     return info
+  }
+
+  // Short strings the scanner found nothing in, as values and as keys (two sets: a value is also
+  // checked for private-JWK text, a key is not). Only strings logged verbatim are kept, so the
+  // memo never holds what a record would not show. Cleared when full, like the key cache.
+  const cleanValues = new Set<string>()
+  const cleanKeys = new Set<string>()
+  function remember(set: Set<string>, text: string): void {
+    if (memoEntries <= 0 || text.length > CLEAN_MEMO_MAX_LENGTH) return
+    if (set.size >= memoEntries) set.clear()
+    set.add(text)
   }
 
   // Per-call state. The redactor is synchronous; a re-entrant call (from a getter) gets its own.
@@ -297,7 +322,8 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
     if (bounded === undefined) return TRUNCATED
     let out = bounded.text
     let changed = false
-    if (out.length >= scanner.minLength) {
+    const known = cleanValues.has(out)
+    if (!known && out.length >= scanner.minLength) {
       const found = scanner.scan(out)
       if (found.count > 0) {
         s.redacted += found.count
@@ -306,7 +332,7 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
         changed = true
       }
     }
-    if (out.includes('"kty"')) {
+    if (!known && out.includes('"kty"')) {
       let jwkMembers = 0
       const replaced = out.replace(PRIVATE_JWK_TEXT, (_m, name: string) => {
         jwkMembers++
@@ -323,19 +349,25 @@ export function createRedactor(options: RedactionOptions = {}, optionName = 'red
       s.redacted++
       noteMasked(s)
       out = placeholder('high_entropy')
+      return bounded.cut ? `${out}…${TRUNCATED}` : out
     }
-    return bounded.cut ? `${out}…${TRUNCATED}` : out
+    if (bounded.cut) return `${out}…${TRUNCATED}`
+    if (!known && !changed) remember(cleanValues, out)
+    return out
   }
 
   function scanKey(s: State, key: string): string {
-    if (key.length < scanner.minLength) return key
+    if (key.length < scanner.minLength || cleanKeys.has(key)) return key
     let bounded = key
     if (key.length > maxStringLength) {
       s.truncated++
       bounded = `${key.slice(0, maxStringLength)}…${TRUNCATED}`
     }
     const found = scanner.scan(bounded)
-    if (found.count === 0) return bounded
+    if (found.count === 0) {
+      if (bounded === key) remember(cleanKeys, key)
+      return bounded
+    }
     s.redacted += found.count
     return found.text
   }

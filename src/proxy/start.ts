@@ -12,7 +12,7 @@ import { isAbsolute, resolve } from 'node:path'
 import type { Authz } from '../authz.ts'
 import type { Config } from '../config/schema.ts'
 import type { BundleLoader } from '../policy/loader.ts'
-import { closeOnSignals, engineFromConfig } from '../runtime/engine.ts'
+import { engineFromConfig, runSurface } from '../runtime/engine.ts'
 import type { ServerMetrics } from '../observability/prometheus.ts'
 import { createAssertionSigner } from './assertion.ts'
 import { createProxy, type Proxy, type UpstreamOptions } from './app.ts'
@@ -122,19 +122,6 @@ export async function startProxy(config: Config, options: StartProxyOptions = {}
     ...(assertion !== undefined ? { assertion } : {}),
   })
 
-  engine.attach(proxy.app.log)
-  const url = await proxy.app.listen({ host: section.host, port: section.port })
-  loader.start()
-
-  let closing: Promise<void> | undefined
-  let offSignals: (() => void) | undefined
-  const close = () =>
-    (closing ??= (async () => {
-      loader.stop()
-      await proxy.close()
-      await engine.close()
-      offSignals?.()
-    })())
-  if (options.handleSignals) offSignals = closeOnSignals(close)
+  const { url, close } = await runSurface(engine, { log: proxy.app.log, listen: (l) => proxy.app.listen(l), close: () => proxy.close() }, { host: section.host, port: section.port }, options.handleSignals)
   return { proxy, authz, loader, metrics, url, close }
 }

@@ -173,6 +173,40 @@ export async function engineFromConfig(config: Config, options: EngineFromConfig
   }
 }
 
+/** What {@link runSurface} needs of a surface (a Fastify app has it all). */
+export interface Surface {
+  log: EngineLogger
+  listen(options: { host: string; port: number }): Promise<string>
+  close(): Promise<unknown>
+}
+
+/**
+ * Runs a surface on an engine: attaches its logger, listens, starts reloading, and returns the
+ * URL and a `close` that stops reloading, closes the surface (in-flight work finishes), flushes the
+ * decision log and removes the signal handlers — once, however often it is called.
+ *
+ * @example
+ * ```ts
+ * const { url, close } = await runSurface(engine, app, { host: '127.0.0.1', port: 8181 }, true)
+ * ```
+ */
+export async function runSurface(engine: ConfiguredEngine, surface: Surface, listen: { host: string; port: number }, handleSignals = false): Promise<{ url: string; close: () => Promise<void> }> {
+  engine.attach(surface.log)
+  const url = await surface.listen(listen)
+  engine.loader.start()
+  let closing: Promise<void> | undefined
+  let offSignals: (() => void) | undefined
+  const close = () =>
+    (closing ??= (async () => {
+      engine.loader.stop()
+      await surface.close()
+      await engine.close()
+      offSignals?.()
+    })())
+  if (handleSignals) offSignals = closeOnSignals(close)
+  return { url, close }
+}
+
 /**
  * Closes gracefully on SIGTERM / SIGINT (in-flight work finishes), then exits 0. Returns the
  * function that removes the handlers.

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Authz, CredentialVerifier } from '../authz.ts'
 import type { Config } from '../config/schema.ts'
 import type { BundleLoader } from '../policy/loader.ts'
-import { closeOnSignals, engineFromConfig } from '../runtime/engine.ts'
+import { engineFromConfig, runSurface } from '../runtime/engine.ts'
 import { buildServer } from './app.ts'
 import type { ServerMetrics } from '../observability/prometheus.ts'
 
@@ -62,19 +62,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(config.server.devIssuer && devJwks !== undefined ? { devIssuerJwks: devJwks } : {}),
     logger: options.logger ?? false,
   })
-  engine.attach(app.log)
-  const url = await app.listen({ host: config.server.host, port: config.server.port })
-  loader.start()
-
-  let closing: Promise<void> | undefined
-  let offSignals: (() => void) | undefined
-  const close = () =>
-    (closing ??= (async () => {
-      loader.stop()
-      await app.close()
-      await engine.close()
-      offSignals?.()
-    })())
-  if (options.handleSignals) offSignals = closeOnSignals(close)
+  const { url, close } = await runSurface(engine, app, { host: config.server.host, port: config.server.port }, options.handleSignals)
   return { app, authz, loader, metrics, url, close }
 }

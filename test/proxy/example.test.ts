@@ -1,9 +1,10 @@
 // docs/proxy.md's example as documented: examples/proxy/config.yaml, data.json and server.py (the
 // official Python SDK over stdio) behind `startProxy` — what `mcp-authz proxy --config` runs —, with
-// a development token. Only the port (and with it the resource URI), the bundle and dev-issuer paths
-// are moved to the test's own (environment overrides), and the stdout decision log is left out.
+// a development token. Only the port (and with it the resource URI), the data file and dev-issuer
+// paths are moved to the test's own (environment overrides), and the stdout decision log is left out.
+// The example needs no `opa` and no build: its configuration names the policy data file.
 import assert from 'node:assert/strict'
-import { copyFile, mkdtemp, readFile, rename, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, it } from 'node:test'
@@ -12,7 +13,6 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { loadConfig } from '../../src/config/load.ts'
 import { startProxy, type RunningProxy } from '../../src/proxy/index.ts'
 import { mintDevToken } from '../../src/runtime/dev-issuer.ts'
-import { buildTestBundle } from '../helpers/bundle.ts'
 import { freePort } from '../helpers/net.ts'
 import { pythonEnv } from './helpers.ts'
 
@@ -32,11 +32,12 @@ it('the documented example protects the Python server: 401 without a token, filt
   const port = await freePort()
   const resource = `http://127.0.0.1:${port}/mcp`
   const data = (await readFile(new URL('data.json', EXAMPLE), 'utf8')).replaceAll('http://127.0.0.1:8080/mcp', resource)
-  const bundle = join(dir, 'proxy-bundle.tar.gz')
-  await copyFile(await buildTestBundle(JSON.parse(data)), bundle)
-  const env = { MCP_AUTHZ_PROXY_PORT: String(port), MCP_AUTHZ_BUNDLE_PATH: bundle, MCP_AUTHZ_DEV_ISSUER_DIR: dir }
+  const dataFile = join(dir, 'data.json')
+  await writeFile(dataFile, data)
+  const env = { MCP_AUTHZ_PROXY_PORT: String(port), MCP_AUTHZ_BUNDLE_DATA: dataFile, MCP_AUTHZ_DEV_ISSUER_DIR: dir }
   const config = await loadConfig(new URL('config.yaml', EXAMPLE).pathname, { env })
   assert.equal(config.proxy?.upstream.command, 'python3')
+  assert.equal(config.bundle.data, dataFile)
   delete config.decisionLog
   running = await startProxy(config, { baseDir: new URL('.', EXAMPLE).pathname, env: { ...process.env, PATH: `${dirname(python)}:${process.env.PATH ?? ''}` } })
 
@@ -55,16 +56,16 @@ it('the documented example protects the Python server: 401 without a token, filt
   assert.match(metrics, /mcp_authz_proxy_stdio_processes 1/)
   assert.match(metrics, /mcp_authz_decisions_total\{result="allow"/)
 
-  // Hot reload: a new bundle published over the file (by rename) serves the next call, no restart.
+  // Hot reload: new data published over the file (by rename) serves the next call, no restart.
   const ready = async () => ((await (await fetch(`http://127.0.0.1:${port}/ready`)).json()) as { revision: string }).revision
   const before = await ready()
   const opened = JSON.parse(data) as { mcp_authz: { tools: Record<string, unknown> } }
   opened.mcp_authz.tools.notes_write = { scopes: ['notes:read'] }
-  await copyFile(await buildTestBundle(opened), join(dir, 'next.tar.gz'))
-  await rename(join(dir, 'next.tar.gz'), bundle)
+  await writeFile(join(dir, 'next.json'), JSON.stringify(opened))
+  await rename(join(dir, 'next.json'), dataFile)
   const deadline = Date.now() + 30_000
   while ((await ready()) === before) {
-    assert.ok(Date.now() < deadline, 'the new bundle was activated within 30 s')
+    assert.ok(Date.now() < deadline, 'the new data was activated within 30 s')
     await new Promise((r) => setTimeout(r, 100))
   }
   assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['notes_read', 'notes_write'])

@@ -45,10 +45,6 @@ deny contains _reason("tenant_not_allowed", "tenant is not in the rule's tenant 
 	_tenant_refused(input.principal, _item_rule(input.action))
 }
 
-_allowlist_denied(p, a) if _refused_by(p, _method_rule(a))
-
-_allowlist_denied(p, a) if _refused_by(p, _item_rule(a))
-
 _refused_by(p, rule) if _client_refused(p, rule)
 
 _refused_by(p, rule) if _role_refused(p, rule)

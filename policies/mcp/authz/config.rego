@@ -12,7 +12,9 @@ _write_scope := _default("write_scope")
 
 _roles_claim := _default("roles_claim")
 
-_unlisted(kind) := _default(concat("", ["unlisted_", kind, "s"]))
+# The unlisted_* default per item kind, as one object: a rule without arguments is evaluated once per
+# evaluation, and list filtering reads it for every item.
+_unlisted := {kind: _default(concat("", ["unlisted_", kind, "s"])) | some kind in ["tool", "resource", "prompt"]}
 
 _default(key) := object.get(_cfg, ["defaults", key], _builtin_defaults[key])
 
@@ -48,11 +50,15 @@ _item_kind("resource")
 _item_kind("prompt")
 
 # The configured rule for the item an action names (tool, prompt, or longest resource prefix).
-_item_rule(a) := _cfg.tools[a.name] if a.kind == "tool"
+_item_rule(a) := _rule_of(a.kind, a)
 
-_item_rule(a) := _cfg.prompts[a.name] if a.kind == "prompt"
+# The same for item a of a known kind: a is an action or a list item (both carry name / uri), so
+# list filtering asks it per item without building an action for each.
+_rule_of("tool", a) := _cfg.tools[a.name]
 
-_item_rule(a) := _resource_rule(a.uri) if a.kind == "resource"
+_rule_of("prompt", a) := _cfg.prompts[a.name]
+
+_rule_of("resource", a) := _resource_rule(a.uri)
 
 _resource_rule(uri) := rule if {
 	matches := [r | some r in object.get(_cfg, "resources", []); _prefix_covers(r.prefix, uri)]

@@ -22,10 +22,6 @@ deny contains _reason(concat("", [input.action.kind, "_not_allowed"]), concat(""
 	_item_refused(input.action)
 }
 
-_coverage_denied(a) if not _method_covered(a)
-
-_coverage_denied(a) if _item_refused(a)
-
 _method_covered(a) if {
 	_open_kind(a.kind)
 	not _method_disabled(a)
@@ -40,12 +36,14 @@ _method_covered(_) if data.mcp.authz.custom.allow == true
 
 _method_disabled(a) if _method_rule(a).allow == false
 
-_item_refused(a) if _item_rule(a).allow == false
+_item_refused(a) if _item_refused_of(a.kind, a)
 
-_item_refused(a) if {
-	_item_kind(a.kind)
-	not _item_rule(a)
-	not _unlisted_admitted(_unlisted(a.kind))
+_item_refused_of(kind, a) if _rule_of(kind, a).allow == false
+
+_item_refused_of(kind, a) if {
+	_item_kind(kind)
+	not _rule_of(kind, a)
+	not _unlisted_admitted(_unlisted[kind])
 }
 
 _unlisted_admitted("by_annotation")

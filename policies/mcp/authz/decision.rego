@@ -75,11 +75,28 @@ _valid_input if {
 }
 
 # Whether any concern that does not need a concrete call (everything but arguments and custom
-# rules) denies action a to principal p; `visible` filters lists with it.
-_action_denied(_, a) if _coverage_denied(a)
+# rules) denies action a to principal p: coverage, scopes and allowlists, split into what the
+# method's rule says and what the item's rule says. `visible` filters lists with the same two
+# halves, asking the method's once per list and the item's once per item.
+_action_denied(p, a) if _method_denied(p, a)
 
-_action_denied(p, a) if _scope_denied(p, a)
+_action_denied(p, a) if not _item_admitted(p, a.kind, a)
 
-_action_denied(p, a) if _allowlist_denied(p, a)
+_method_denied(_, a) if not _method_covered(a)
+
+_method_denied(p, a) if _method_scope_denied(p, a)
+
+_method_denied(p, a) if _refused_by(p, _method_rule(a))
+
+# a is the action, or a list item of the given kind. One conjunction, so that an item refused by
+# the first check (most unlisted items) costs no more.
+_item_admitted(p, kind, a) if {
+	not _item_refused_of(kind, a)
+	not _item_scope_denied(p, kind, a)
+	not _item_allowlist_refused(p, kind, a)
+}
+
+# (A rule of its own: under `not`, an undefined _rule_of would make the whole negation fail.)
+_item_allowlist_refused(p, kind, a) if _refused_by(p, _rule_of(kind, a))
 
 _reason(code, message) := {"code": code, "message": message}

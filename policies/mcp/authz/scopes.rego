@@ -16,13 +16,17 @@ deny contains _reason("insufficient_scope", concat("", ["missing scopes: ", conc
 	missing := {s | some s in _required_scopes(input.action); not s in input.principal.scopes}
 }
 
-_scope_denied(p, a) if {
+_scope_denied(p, a) if _method_scope_denied(p, a)
+
+_scope_denied(p, a) if _item_scope_denied(p, a.kind, a)
+
+_method_scope_denied(p, a) if {
 	some s in _method_rule(a).scopes
 	not s in p.scopes
 }
 
-_scope_denied(p, a) if {
-	some s in _item_scopes(a)
+_item_scope_denied(p, kind, a) if {
+	some s in _item_scopes_of(kind, a)
 	not s in p.scopes
 }
 
@@ -34,14 +38,16 @@ else := []
 
 # An item refused whatever the scopes (unlisted under default deny, or allow: false) needs none:
 # naming scopes would promise a step-up that cannot succeed.
-_item_scopes(a) := [] if _item_refused(a)
+_item_scopes(a) := _item_scopes_of(a.kind, a)
 
-else := _item_rule(a).scopes if _item_rule(a).scopes
+_item_scopes_of(kind, a) := [] if _item_refused_of(kind, a)
+
+else := _rule_of(kind, a).scopes if _rule_of(kind, a).scopes
 
 else := [_read_scope] if a.annotations.readOnlyHint == true
 
-else := [_write_scope] if a.kind == "tool"
+else := [_write_scope] if kind == "tool"
 
-else := [_read_scope] if _item_kind(a.kind)
+else := [_read_scope] if _item_kind(kind)
 
 else := []

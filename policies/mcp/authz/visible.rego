@@ -13,8 +13,9 @@ import rego.v1
 visible := [_item_key(item) |
 	_valid_list_input
 	not _identity_denied(input.principal)
+	not _method_denied(input.principal, _list_call)
 	some item in input.items
-	not _action_denied(input.principal, _item_action(item))
+	_item_admitted(input.principal, input.kind, item)
 ]
 
 _valid_list_input if {
@@ -27,10 +28,9 @@ _valid_list_input if {
 
 _call_method := {"tool": "tools/call", "resource": "resources/read", "prompt": "prompts/get"}
 
-_item_action(item) := object.union(object.filter(item, {"name", "uri", "annotations"}), {
-	"kind": input.kind,
-	"method": _call_method[input.kind],
-})
+# The call every item stands for, less the item: the method's checks are the same for all items,
+# so they run once per list; per item only the item's rule is read (no action is built per item).
+_list_call := {"kind": input.kind, "method": _call_method[input.kind]}
 
 _item_key(item) := item.uri if input.kind == "resource"
 
