@@ -139,3 +139,25 @@ describe('resource URI refusals carry their problem code', () => {
     assert.ok(!t.ok && t.problem === 'too_long')
   })
 })
+
+describe('request ids the JSON-RPC schema refuses (found by the second action run: the hand-written fast path)', () => {
+  test('a request whose id is not a string of at most 256 characters or a safe integer is refused, with no id echoed', () => {
+    for (const id of [1.5, {}, true, [1], 2 ** 60, null, 'x'.repeat(257)]) {
+      const r = refusal({ jsonrpc: '2.0', id, method: 'tools/list' })
+      assert.deepEqual(r.error, { code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 request or notification' }, `id ${JSON.stringify(id)}`)
+      assert.equal(r.id, null)
+    }
+  })
+  test('the accepted ids are decided under the id the client sent', () => {
+    for (const id of ['x'.repeat(256), '', 0, -1, Number.MAX_SAFE_INTEGER]) {
+      const c = classifyMessage({ jsonrpc: '2.0', id, method: 'tools/list' })
+      assert.ok(c.ok, `id ${JSON.stringify(id)?.slice(0, 20)}`)
+      assert.equal(c.action.id, id)
+    }
+  })
+  test('a method of exactly 256 characters is classified, one of 257 refused', () => {
+    const at = classifyMessage({ jsonrpc: '2.0', id: 1, method: `x/${'a'.repeat(254)}` })
+    assert.ok(at.ok)
+    assert.equal(refusal({ jsonrpc: '2.0', id: 1, method: `x/${'a'.repeat(255)}` }).error.code, -32600)
+  })
+})
