@@ -406,3 +406,24 @@ describe('decision cache: bounded in bytes', () => {
     }
   })
 })
+
+describe('decision cache: keys of principals that differ only in which fields are present (found by mutation)', () => {
+  const cache = new DecisionCache()
+  const action: Action = { method: 'tools/call', kind: 'tool', name: 'notes_read' }
+  const base: Principal = { ...testPrincipal, claims: {} }
+  const key = (p: Partial<Principal>) => cache.key('r', { ...base, ...p } as Principal, action, 't')
+
+  test('an absent field never reads as the next one: tokenId "a" without a subject is not a subject "a" without a tokenId', () => {
+    assert.notEqual(key({ tokenId: 'a', subject: undefined as never }), key({ tokenId: undefined as never, subject: 'a' }))
+  })
+  test('a value moved from one list to the next (audience → scopes) changes the key', () => {
+    assert.notEqual(key({ audience: ['x'], scopes: [] }), key({ audience: [], scopes: ['x'] }))
+  })
+  test('expiry and issue time are kept apart (12 and 3 is not 1 and 23)', () => {
+    assert.notEqual(key({ expiresAt: 12, issuedAt: 3 }), key({ expiresAt: 1, issuedAt: 23 }))
+  })
+  test('options left out take their defaults', () => {
+    assert.doesNotThrow(() => new DecisionCache({}))
+    assert.doesNotThrow(() => new DecisionCache({ max: undefined } as never))
+  })
+})
